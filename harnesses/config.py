@@ -1,0 +1,112 @@
+"""Settings from the environment (and an optional benchdock.toml).
+
+The variable names are a public interface: users put them in their MCP client's config,
+and the worker process inherits them from the server that spawned it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, Field
+
+SandboxMode = Literal["docker", "local", "auto"]
+DEFAULT_ENDPOINT = "http://127.0.0.1:8080/v1"
+DEFAULT_IMAGE = "benchdock-sandbox:1"
+
+
+class ConfigError(ValueError):
+    """A setting has a value benchdock cannot use; the message names it and the valid choices."""
+
+
+class EndpointConfig(BaseModel):
+    """One OpenAI-compatible server, as the user configured it."""
+
+    url: str = Field(description="Base URL ending in /v1, e.g. http://127.0.0.1:8080/v1")
+    name: str | None = Field(default=None, description="A short name for the endpoint")
+    api_key: str | None = Field(default=None, description="Bearer token, if the server needs one")
+    concurrency: int | None = Field(
+        default=None, ge=1, description="Requests at once; default: what the server reports"
+    )
+
+    @property
+    def label(self) -> str:
+        return self.name or self.url
+
+
+class Settings(BaseModel):
+    """Everything a server or worker needs, resolved once at start-up."""
+
+    endpoints: list[EndpointConfig]
+    home: Path
+    database_url: str
+    sandbox: SandboxMode = "auto"
+    sandbox_image: str = DEFAULT_IMAGE
+    request_timeout_s: float = 600.0
+    config_path: str | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        home = Path(env.get("BENCHDOCK_HOME") or platformdirs.user_data_dir("benchdock"))
+        endpoints = _endpoints_from(env)
+        sandbox = env.get("BENCHDOCK_SANDBOX", "auto").strip().lower() or "auto"
+        if sandbox not in ("docker", "local", "auto"):
+            raise ConfigError(
+                f"BENCHDOCK_SANDBOX={sandbox!r} is not valid; choose one of: docker, local, auto"
+            )
+        db = env.get("BENCHDOCK_DATABASE_URL") or f"sqlite:///{home / 'benchdock.db'}"
+        return cls(
+            endpoints=endpoints,
+            home=home,
+            database_url=db,
+            sandbox=sandbox,  # type: ignore[arg-type]
+            sandbox_image=env.get("BENCHDOCK_SANDBOX_IMAGE", DEFAULT_IMAGE),
+            config_path=env.get("BENCHDOCK_CONFIG") or None,
+        )
+
+    def env(self) -> dict[str, str]:
+        """The environment a child process (the worker) needs to see the same settings."""
+        out = {
+            "BENCHDOCK_HOME": str(self.home),
+            "BENCHDOCK_DATABASE_URL": self.database_url,
+            "BENCHDOCK_SANDBOX": self.sandbox,
+            "BENCHDOCK_SANDBOX_IMAGE": self.sandbox_image,
+            "BENCHDOCK_ENDPOINTS": ",".join(e.url for e in self.endpoints),
+        }
+        if self.config_path:
+            out["BENCHDOCK_CONFIG"] = self.config_path
+        return out
+
+
+def _endpoints_from(env: dict[str, str]) -> list[EndpointConfig]:
+    cfg_path = env.get("BENCHDOCK_CONFIG")
+    endpoints: list[EndpointConfig] = []
+    if cfg_path:
+        path = Path(cfg_path).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"BENCHDOCK_CONFIG={cfg_path!r}: no such file")
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        for i, item in enumerate(data.get("endpoints", [])):
+            try:
+                endpoints.append(EndpointConfig.model_validate(item))
+            except ValueError as exc:
+                raise ConfigError(f"{path}: endpoints[{i}] is invalid: {exc}") from exc
+    raw = env.get("BENCHDOCK_ENDPOINTS", "")
+    for url in (u.strip() for u in raw.split(",")):
+        if url and all(e.url.rstrip("/") != url.rstrip("/") for e in endpoints):
+            endpoints.append(EndpointConfig(url=url))
+    if not endpoints:
+        endpoints.append(EndpointConfig(url=DEFAULT_ENDPOINT))
+    for e in endpoints:
+        if not e.url.startswith(("http://", "https://")):
+            raise ConfigError(f"endpoint URL {e.url!r} must start with http:// or https://")
+        e.url = e.url.rstrip("/")
+    return endpoints

@@ -1,0 +1,151 @@
+"""The Docker backend: each runner is a long-lived container that executes many samples,
+so container start-up is paid once per runner, not once per sample.
+
+Containers have no network, a read-only root with a small tmpfs, a non-root user, no
+capabilities, and memory/CPU/PID limits. They are created with StdinOnce and AutoRemove:
+if benchdock dies, the attach stream closes, the runner sees EOF, the container exits and
+Docker removes it. `reap_orphans` clears any left over from a crash of the engine itself.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import threading
+from typing import Any
+
+from benchdock.harnesses.sandbox.base import RUNNER_SOURCE, Channel, Sandbox, SandboxError
+
+LABEL = "org.benchdock.sandbox"
+
+
+def docker_client(timeout: float = 10.0) -> Any:
+    import docker
+
+    try:
+        client = docker.from_env(timeout=int(timeout))
+        client.ping()
+    except Exception as exc:
+        raise SandboxError(f"no Docker engine answers: {exc}") from exc
+    return client
+
+
+class _ContainerChannel(Channel):
+    def __init__(self, client: Any, image: str, limits: dict[str, Any]) -> None:
+        super().__init__()
+        import docker.errors
+
+        try:
+            self.container = client.containers.create(
+                image,
+                command=["python3", "-u", "-c", RUNNER_SOURCE],
+                stdin_open=True,
+                detach=False,
+                auto_remove=True,
+                network_mode="none",
+                read_only=True,
+                tmpfs={"/tmp": f"rw,exec,nosuid,size={limits['tmpfs']}"},
+                user="65534:65534",
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                mem_limit=limits["memory"],
+                memswap_limit=limits["memory"],
+                nano_cpus=int(limits["cpus"] * 1e9),
+                pids_limit=limits["pids"],
+                environment={"BENCHDOCK_RUNNER_DIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},
+                labels={LABEL: "1", f"{LABEL}.owner": f"{socket.gethostname()}:{os.getpid()}"},
+            )
+        except docker.errors.ImageNotFound as exc:
+            raise SandboxError(
+                f"sandbox image {image!r} not found; build it with "
+                f"`benchdock build-image` (or `docker build -t {image} <benchdock>/harnesses/sandbox`)"
+            ) from exc
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"could not create a sandbox container: {exc}") from exc
+        params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+        self.sock = self.container.attach_socket(params=params)
+        self.raw = getattr(self.sock, "_sock", self.sock)
+        self.container.start()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _recv_exact(self, n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = self.raw.recv(n - len(buf))
+            if not chunk:
+                raise EOFError
+            buf += chunk
+        return buf
+
+    def _pump(self) -> None:
+        pending = b""
+        try:
+            while True:
+                stream, _, _, _, size = struct.unpack(">BBBBI", self._recv_exact(8))
+                data = self._recv_exact(size)
+                if stream != 1:
+                    continue
+                pending += data
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    self.lines.put(line.decode("utf-8", "replace"))
+        except (EOFError, OSError):
+            pass
+        self.lines.put(None)
+
+    def send(self, data: bytes) -> None:
+        self.raw.sendall(data)
+
+    def close(self) -> None:
+        try:
+            self.raw.close()
+        except OSError:
+            pass
+        try:
+            self.container.remove(force=True)
+        except Exception:  # already gone (AutoRemove) or engine away: nothing left to do
+            pass
+
+
+class DockerSandbox(Sandbox):
+    kind = "docker"
+
+    def __init__(
+        self, image: str, size: int = 2, *, memory: str = "1g", cpus: float = 1.0,
+        pids: int = 256, tmpfs: str = "512m",
+    ) -> None:
+        super().__init__(size)
+        self.image = image
+        self.client = docker_client()
+        self.limits = {"memory": memory, "cpus": cpus, "pids": pids, "tmpfs": tmpfs}
+
+    def _open_channel(self) -> Channel:
+        return _ContainerChannel(self.client, self.image, self.limits)
+
+
+def reap_orphans() -> int:
+    """Remove sandbox containers whose owning process on this host is gone."""
+    try:
+        client = docker_client()
+    except SandboxError:
+        return 0
+    host = socket.gethostname()
+    n = 0
+    for c in client.containers.list(all=True, filters={"label": LABEL}):
+        owner = c.labels.get(f"{LABEL}.owner", "")
+        h, _, pid = owner.partition(":")
+        if h == host and pid.isdigit():
+            try:
+                os.kill(int(pid), 0)
+                continue
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+        try:
+            c.remove(force=True)
+            n += 1
+        except Exception:
+            pass
+    return n

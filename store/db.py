@@ -1,0 +1,64 @@
+"""Engine creation and schema migrations.
+
+Migrations are an ordered list of named functions; the names applied are recorded in the
+database, so a user's store can be upgraded in place when a later release adds columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine, select
+
+from benchdock.store.models import SchemaMigration
+
+
+def _initial(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine)
+
+
+MIGRATIONS: list[tuple[str, Callable[[Engine], None]]] = [
+    ("0001_initial", _initial),
+]
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL so the server reads while the worker writes."""
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    migrate(engine)
+    return engine
+
+
+def migrate(engine: Engine) -> list[str]:
+    """Apply the migrations this database has not seen; returns their names."""
+    SQLModel.metadata.create_all(engine, tables=[SchemaMigration.__table__])  # type: ignore[attr-defined]
+    with Session(engine) as s:
+        done = set(s.exec(select(SchemaMigration.name)).all())
+    applied = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        fn(engine)
+        with Session(engine) as s:
+            s.add(SchemaMigration(name=name))
+            s.commit()
+        applied.append(name)
+    return applied

@@ -1,0 +1,96 @@
+"""SQLModel tables.
+
+A run records its full identity (benchmark and dataset version, model identity, sampling
+settings) so comparisons can tell like from unlike. A sample row exists once per
+(run, task, sample index): the unique constraint is what makes a resumed run score every
+task exactly once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+FINAL_STATUSES = ("succeeded", "failed", "cancelled")
+VERDICTS = ("pass", "fail", "error", "timeout")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Run(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    benchmark: str = Field(index=True)
+    benchmark_version: str
+    dataset_hash: str
+    model: str = Field(index=True)
+    endpoint_url: str
+    model_identity: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    task_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    n_samples: int = 1
+    concurrency: int = 1
+    sandbox_requested: str = "auto"
+    sandbox_used: str | None = None
+    status: str = Field(default="queued", index=True)
+    total: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    cancel_requested: bool = False
+    worker_pid: int | None = None
+    heartbeat_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    metrics: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class Sample(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("run_id", "task_id", "sample_index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", index=True)
+    task_id: str
+    sample_index: int = 0
+    seq: int = 0
+    generation_key: str | None = None
+    completion: str | None = Field(default=None, sa_column=Column(Text))
+    reasoning: str | None = Field(default=None, sa_column=Column(Text))
+    code: str | None = Field(default=None, sa_column=Column(Text))
+    finish_reason: str | None = None
+    truncated: bool = False
+    cached: bool = False
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    completion_tokens: int | None = None
+    generated_at: datetime | None = None
+    verdict: str | None = Field(default=None, index=True)
+    base_verdict: str | None = None
+    plus_verdict: str | None = None
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+    exec_s: float | None = None
+    scored_at: datetime | None = None
+
+
+class Generation(SQLModel, table=True):
+    """The generation cache: one model answer per request identity."""
+
+    key: str = Field(primary_key=True)
+    model: str
+    content: str = Field(sa_column=Column(Text))
+    reasoning: str | None = Field(default=None, sa_column=Column(Text))
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SchemaMigration(SQLModel, table=True):
+    name: str = Field(primary_key=True)
+    applied_at: datetime = Field(default_factory=utcnow)

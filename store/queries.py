@@ -1,0 +1,248 @@
+"""Named queries over the store. Every write commits at once: a sample's generation and its
+verdict are durable the moment they exist, so a killed worker loses no finished work."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from benchdock.store.models import FINAL_STATUSES, Generation, Run, Sample, utcnow
+
+
+def add_run(engine: Engine, run: Run) -> Run:
+    with Session(engine, expire_on_commit=False) as s:
+        s.add(run)
+        s.commit()
+        return run
+
+
+def get_run(engine: Engine, run_id: str) -> Run | None:
+    with Session(engine, expire_on_commit=False) as s:
+        return s.get(Run, run_id)
+
+
+def recent_run_ids(engine: Engine, limit: int = 10) -> list[str]:
+    with Session(engine) as s:
+        rows = s.exec(select(Run.id).order_by(col(Run.created_at).desc()).limit(limit)).all()
+        return list(rows)
+
+
+def list_runs(engine: Engine, limit: int = 50, status: str | None = None) -> list[Run]:
+    with Session(engine, expire_on_commit=False) as s:
+        q = select(Run).order_by(col(Run.created_at).desc()).limit(limit)
+        if status:
+            q = q.where(Run.status == status)
+        return list(s.exec(q).all())
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim_run(engine: Engine, pid: int, stale_after_s: float = 30.0) -> Run | None:
+    """Take the oldest queued run, or a running one whose worker died, for worker `pid`.
+
+    The conditional UPDATE is the lock: two workers racing for one run cannot both win.
+    """
+    stale = utcnow() - timedelta(seconds=stale_after_s)
+    with Session(engine, expire_on_commit=False) as s:
+        candidates = s.exec(
+            select(Run)
+            .where(or_(Run.status == "queued", Run.status == "running"))
+            .order_by(col(Run.created_at))
+        ).all()
+        for run in candidates:
+            if run.status == "running" and run.worker_pid == pid:
+                continue
+            if run.status == "running":
+                fresh = run.heartbeat_at is not None and run.heartbeat_at > stale
+                if fresh and pid_alive(run.worker_pid):
+                    continue
+            now = utcnow()
+            res = s.execute(
+                update(Run)
+                .where(col(Run.id) == run.id)
+                .where(col(Run.status) == run.status)
+                .where(or_(col(Run.worker_pid).is_(None), col(Run.worker_pid) == run.worker_pid))
+                .values(
+                    status="running",
+                    worker_pid=pid,
+                    heartbeat_at=now,
+                    started_at=run.started_at or now,
+                )
+            )
+            s.commit()
+            if res.rowcount == 1:  # type: ignore[attr-defined]
+                s.refresh(run)
+                return run
+    return None
+
+
+def live_worker_pids(engine: Engine, stale_after_s: float = 30.0) -> list[int]:
+    stale = utcnow() - timedelta(seconds=stale_after_s)
+    with Session(engine) as s:
+        pids = s.exec(
+            select(Run.worker_pid)
+            .where(Run.status == "running")
+            .where(col(Run.heartbeat_at) > stale)
+        ).all()
+    return [p for p in pids if p and pid_alive(p)]
+
+
+def heartbeat(engine: Engine, run_id: str, **values: Any) -> Run | None:
+    with Session(engine, expire_on_commit=False) as s:
+        s.execute(update(Run).where(col(Run.id) == run_id).values(heartbeat_at=utcnow(), **values))
+        s.commit()
+        return s.get(Run, run_id)
+
+
+def finish_run(
+    engine: Engine, run_id: str, status: str, *, error: str | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> None:
+    assert status in FINAL_STATUSES
+    with Session(engine) as s:
+        values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "error": error}
+        if metrics is not None:
+            values["metrics"] = metrics
+        s.execute(update(Run).where(col(Run.id) == run_id).values(**values))
+        s.commit()
+
+
+def request_cancel(engine: Engine, run_id: str) -> Run | None:
+    """Flag a run for cancellation; a queued run is cancelled on the spot."""
+    with Session(engine, expire_on_commit=False) as s:
+        s.execute(update(Run).where(col(Run.id) == run_id).values(cancel_requested=True))
+        s.execute(
+            update(Run)
+            .where(col(Run.id) == run_id)
+            .where(col(Run.status) == "queued")
+            .values(status="cancelled", finished_at=utcnow())
+        )
+        s.commit()
+        return s.get(Run, run_id)
+
+
+def ensure_samples(engine: Engine, run_id: str, task_ids: Sequence[str], n_samples: int) -> int:
+    """Create the sample rows a run needs, skipping those that exist; returns the count."""
+    with Session(engine) as s:
+        have = set(
+            s.exec(
+                select(Sample.task_id, Sample.sample_index).where(Sample.run_id == run_id)
+            ).all()
+        )
+        seq = 0
+        for tid in task_ids:
+            for k in range(n_samples):
+                if (tid, k) not in have:
+                    s.add(Sample(run_id=run_id, task_id=tid, sample_index=k, seq=seq))
+                seq += 1
+        try:
+            s.commit()
+        except IntegrityError:  # another claimant made them first: theirs stand
+            s.rollback()
+        return len(task_ids) * n_samples
+
+
+def unscored_samples(engine: Engine, run_id: str) -> list[Sample]:
+    with Session(engine, expire_on_commit=False) as s:
+        return list(
+            s.exec(
+                select(Sample)
+                .where(Sample.run_id == run_id)
+                .where(col(Sample.verdict).is_(None))
+                .order_by(col(Sample.seq))
+            ).all()
+        )
+
+
+def save_generation(engine: Engine, sample_id: int, **values: Any) -> None:
+    with Session(engine) as s:
+        s.execute(
+            update(Sample).where(col(Sample.id) == sample_id).values(generated_at=utcnow(), **values)
+        )
+        s.commit()
+
+
+def save_verdict(engine: Engine, sample_id: int, **values: Any) -> None:
+    with Session(engine) as s:
+        s.execute(
+            update(Sample)
+            .where(col(Sample.id) == sample_id)
+            .where(col(Sample.verdict).is_(None))
+            .values(scored_at=utcnow(), **values)
+        )
+        s.commit()
+
+
+def count_scored(engine: Engine, run_id: str) -> int:
+    with Session(engine) as s:
+        n = s.exec(
+            select(func.count())
+            .select_from(Sample)
+            .where(Sample.run_id == run_id)
+            .where(col(Sample.verdict).is_not(None))
+        ).one()
+        return int(n)
+
+
+def all_samples(engine: Engine, run_id: str) -> list[Sample]:
+    with Session(engine, expire_on_commit=False) as s:
+        return list(
+            s.exec(select(Sample).where(Sample.run_id == run_id).order_by(col(Sample.seq))).all()
+        )
+
+
+def samples_page(
+    engine: Engine, run_id: str, offset: int, limit: int, verdict: str | None = None
+) -> tuple[list[Sample], int]:
+    with Session(engine, expire_on_commit=False) as s:
+        q = select(Sample).where(Sample.run_id == run_id)
+        cq = select(func.count()).select_from(Sample).where(Sample.run_id == run_id)
+        if verdict:
+            q = q.where(Sample.verdict == verdict)
+            cq = cq.where(Sample.verdict == verdict)
+        rows = s.exec(q.order_by(col(Sample.seq)).offset(offset).limit(limit)).all()
+        return list(rows), int(s.exec(cq).one())
+
+
+def cache_get(engine: Engine, key: str) -> Generation | None:
+    with Session(engine, expire_on_commit=False) as s:
+        return s.get(Generation, key)
+
+
+def cache_put(engine: Engine, gen: Generation) -> None:
+    with Session(engine) as s:
+        if s.get(Generation, gen.key) is None:
+            s.add(gen)
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()
+
+
+def latest_succeeded(engine: Engine, models: Sequence[str] | None = None) -> list[Run]:
+    """The newest succeeded run per (model, benchmark)."""
+    with Session(engine, expire_on_commit=False) as s:
+        q = select(Run).where(Run.status == "succeeded").order_by(col(Run.finished_at).desc())
+        if models:
+            q = q.where(col(Run.model).in_(list(models)))
+        seen: dict[tuple[str, str], Run] = {}
+        for run in s.exec(q).all():
+            seen.setdefault((run.model, run.benchmark), run)
+        return list(seen.values())
