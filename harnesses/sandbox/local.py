@@ -7,6 +7,7 @@ say so. Meant for machines without a Docker engine.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,10 @@ import threading
 from benchdock.harnesses.sandbox.base import RUNNER_SOURCE, Channel, Sandbox
 
 
+# benchdock's own interpreter comes first: it has what EvalPlus's checker imports.
+_PATH = os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"])
+
+
 class _ProcessChannel(Channel):
     def __init__(self) -> None:
         super().__init__()
@@ -23,7 +28,7 @@ class _ProcessChannel(Channel):
         self.proc = subprocess.Popen(
             [sys.executable, "-u", "-c", RUNNER_SOURCE],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env={"BENCHDOCK_RUNNER_DIR": self.dir, "PATH": "/usr/local/bin:/usr/bin:/bin"},
+            env={"BENCHDOCK_RUNNER_DIR": self.dir, "PATH": _PATH},
             start_new_session=True,
         )
         threading.Thread(target=self._pump, daemon=True).start()

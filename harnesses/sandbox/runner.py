@@ -63,7 +63,7 @@ def run_job(job):
     root = tempfile.mkdtemp(prefix="job-", dir=BASE)
     try:
         _write(root, job.get("files", {}))
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": root, "PYTHONPATH": LIB,
+        env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME": root, "PYTHONPATH": LIB,
                "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"}
         env.update(job.get("env") or {})
         limit = int(job.get("max_output", 65536))

@@ -1,0 +1,102 @@
+"""What a benchmark is: one declaration that says its name, version, dimensions and needs,
+how to list its tasks, how to ask the model, and how to judge the answer.
+
+Adding a benchmark means writing one subclass and listing it in `registry`; nothing else
+changes. Every benchmark passes the same contract test: its reference answer scores
+`pass`, a wrong answer does not.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from benchdock.harnesses.sandbox import Sandbox
+
+DIMENSIONS = (
+    "generation", "editing", "tool_use", "planning", "debugging", "repo_understanding",
+    "instruction_following", "long_context", "multi_language", "test_generation",
+)
+
+VerdictName = Literal["pass", "fail", "error", "timeout"]
+
+
+class Task(BaseModel):
+    id: str
+    prompt: str
+    entry_point: str
+    data: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+
+class Verdict(BaseModel):
+    verdict: VerdictName
+    base: VerdictName | None = None
+    plus: VerdictName | None = None
+    detail: str | None = None
+    exec_s: float = 0.0
+
+
+class BenchmarkInfo(BaseModel):
+    id: str = Field(description="Pass this to run_benchmark")
+    title: str
+    description: str
+    dimensions: list[str] = Field(description="Which of the ten capability dimensions it measures")
+    task_count: int
+    needs: list[str] = Field(description="What it requires: docker (recommended), download, ...")
+    metrics: list[str] = Field(description="Metric names get_results reports")
+    cost: str = Field(description="Rough cost: requests and tokens per full run")
+    version: str
+
+
+class DatasetUnavailable(RuntimeError):
+    """The dataset cannot be loaded here (e.g. no internet for a download); says what to do."""
+
+
+class Benchmark(ABC):
+    id: str
+    title: str
+    description: str
+    dimensions: tuple[str, ...]
+    needs: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ("pass@1",)
+    nominal_tasks: int
+    cost: str = ""
+
+    @property
+    @abstractmethod
+    def version(self) -> str: ...
+
+    @abstractmethod
+    def tasks(self) -> list[Task]:
+        """All tasks in dataset order (loads the dataset; may download it)."""
+
+    @abstractmethod
+    def dataset_hash(self) -> str: ...
+
+    @abstractmethod
+    def messages(self, task: Task) -> list[dict[str, str]]:
+        """The chat request for one task."""
+
+    @abstractmethod
+    def extract(self, task: Task, completion: str) -> str:
+        """The code to run, taken out of the model's answer."""
+
+    @abstractmethod
+    def reference(self, task: Task) -> str:
+        """A known-right answer, as a model would give it (for contract tests and timing)."""
+
+    def prepare(self, sandbox: Sandbox, tasks: list[Task]) -> None:  # noqa: B027
+        """Once per run before scoring: install checker code, compute expected outputs."""
+
+    @abstractmethod
+    def score(self, task: Task, code: str, sandbox: Sandbox) -> Verdict: ...
+
+    def info(self) -> BenchmarkInfo:
+        return BenchmarkInfo(
+            id=self.id, title=self.title, description=self.description,
+            dimensions=list(self.dimensions), task_count=self.nominal_tasks,
+            needs=list(self.needs), metrics=list(self.metrics), cost=self.cost,
+            version=self.version,
+        )

@@ -1,0 +1,111 @@
+"""benchdock's own streaming chat client.
+
+Streaming is what lets us measure time to first token and generated tokens per second.
+Reasoning models stream their thinking as `reasoning_content` (llama-server, vLLM) or
+`reasoning`: it is recorded apart and never taken for the answer. A `finish_reason` of
+`length` marks the answer as truncated by max_tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, Field
+
+from benchdock.harnesses.config import EndpointConfig
+
+
+class EndpointError(RuntimeError):
+    """The endpoint refused or failed a request (HTTP error, bad stream, no answer)."""
+
+
+class SamplingParams(BaseModel):
+    """Defaults reproduce EvalPlus's chat codegen: greedy, top_p 0.95, 768 new tokens."""
+
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    max_tokens: int = Field(default=768, ge=1, le=262144)
+    seed: int | None = None
+
+
+class ChatResult(BaseModel):
+    content: str
+    reasoning: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_s: float
+    ttft_s: float | None = None
+
+
+def request_body(model: str, messages: list[dict[str, str]], p: SamplingParams) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": model, "messages": messages, "temperature": p.temperature, "top_p": p.top_p,
+        "max_tokens": p.max_tokens, "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if p.seed is not None:
+        body["seed"] = p.seed
+    return body
+
+
+async def stream_chat(
+    client: httpx.AsyncClient, ep: EndpointConfig, body: dict[str, Any]
+) -> ChatResult:
+    headers = {"Authorization": f"Bearer {ep.api_key}"} if ep.api_key else {}
+    content: list[str] = []
+    reasoning: list[str] = []
+    finish: str | None = None
+    usage: dict[str, Any] = {}
+    chunks = 0
+    t0 = time.perf_counter()
+    ttft: float | None = None
+    try:
+        async with client.stream("POST", f"{ep.url}/chat/completions", json=body,
+                                 headers=headers) as r:
+            if r.status_code != 200:
+                text = (await r.aread()).decode("utf-8", "replace")[:500]
+                raise EndpointError(f"{ep.url} answered HTTP {r.status_code}: {text}")
+            async for line in r.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                try:
+                    event = json.loads(data)
+                except ValueError as exc:
+                    raise EndpointError(f"{ep.url} sent a malformed stream line: {data[:200]}") from exc
+                if event.get("error"):
+                    raise EndpointError(f"{ep.url} reported an error: {event['error']}")
+                if event.get("usage"):
+                    usage = event["usage"]
+                for choice in event.get("choices") or []:
+                    delta = choice.get("delta") or {}
+                    piece = delta.get("content")
+                    think = delta.get("reasoning_content") or delta.get("reasoning")
+                    if piece or think:
+                        chunks += 1
+                        if ttft is None:
+                            ttft = time.perf_counter() - t0
+                    if piece:
+                        content.append(piece)
+                    if think:
+                        reasoning.append(think)
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
+    except httpx.HTTPError as exc:
+        raise EndpointError(f"{ep.url}: {type(exc).__name__}: {exc}") from exc
+    latency = time.perf_counter() - t0
+    return ChatResult(
+        content="".join(content),
+        reasoning="".join(reasoning) or None,
+        finish_reason=finish,
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens") or chunks,
+        latency_s=latency,
+        ttft_s=ttft,
+    )
