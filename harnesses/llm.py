@@ -21,6 +21,10 @@ from benchdock.harnesses.config import EndpointConfig
 class EndpointError(RuntimeError):
     """The endpoint refused or failed a request (HTTP error, bad stream, no answer)."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 class SamplingParams(BaseModel):
     """Defaults reproduce EvalPlus's chat codegen: greedy, top_p 0.95, 768 new tokens."""
@@ -68,7 +72,7 @@ async def stream_chat(
                                  headers=headers) as r:
             if r.status_code != 200:
                 text = (await r.aread()).decode("utf-8", "replace")[:500]
-                raise EndpointError(f"{ep.url} answered HTTP {r.status_code}: {text}")
+                raise EndpointError(f"{ep.url} answered HTTP {r.status_code}: {text}", r.status_code)
             async for line in r.aiter_lines():
                 if not line.startswith("data:"):
                     continue

@@ -20,7 +20,7 @@ VERDICTS = ("pass", "fail", "error", "timeout")
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC)
 
 
 class Run(SQLModel, table=True):

@@ -1,0 +1,188 @@
+"""Executing one run: generation and execution as one pipeline.
+
+Generation is bounded by the endpoint's concurrency; each answer is committed as soon as it
+exists and handed to the scorers, so execution overlaps with later generation. Answers
+already in the store (a resumed run) go straight to scoring; answers to identical requests
+come from the generation cache. A watcher beats the heartbeat and stops everything promptly
+when the run is cancelled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from typing import Any
+
+import anyio
+import httpx
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from sqlalchemy.engine import Engine
+
+from benchdock.harnesses.base import Benchmark, Task
+from benchdock.harnesses.config import EndpointConfig, Settings
+from benchdock.harnesses.llm import ChatResult, EndpointError, SamplingParams, request_body, stream_chat
+from benchdock.harnesses.metrics import compute_metrics
+from benchdock.harnesses.registry import get_benchmark
+from benchdock.harnesses.sandbox import Sandbox, SandboxError, open_sandbox
+from benchdock.store import queries as q
+from benchdock.store.models import Generation, Run, Sample
+
+log = logging.getLogger("benchdock.engine")
+RETRIES = 3
+
+
+class RunCancelled(Exception):
+    pass
+
+
+def cache_key(run: Run, body: dict[str, Any], sample_index: int) -> str:
+    """Same model identity + same request (+ sample index when sampling) = same answer."""
+    ident = {k: run.model_identity.get(k) for k in ("id", "endpoint", "file_size_bytes",
+                                                    "quantization", "parameter_count")}
+    req = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+    if body.get("temperature", 0) > 0:
+        req["sample_index"] = sample_index
+    blob = json.dumps({"model": ident, "request": req}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class RunExecutor:
+    def __init__(self, settings: Settings, db: Engine, run: Run) -> None:
+        self.settings = settings
+        self.db = db
+        self.run = run
+        self.params = SamplingParams.model_validate(run.params)
+        self.endpoint = self._endpoint()
+        self.bench: Benchmark = get_benchmark(run.benchmark)
+        self.tasks: dict[str, Task] = {}
+        self.sandbox: Sandbox | None = None
+        self.cancelled = False
+
+    def _endpoint(self) -> EndpointConfig:
+        for ep in self.settings.endpoints:
+            if ep.url == self.run.endpoint_url:
+                return ep
+        return EndpointConfig(url=self.run.endpoint_url)
+
+    async def execute(self) -> str:
+        """Run to the end; returns the final status and records it in the store."""
+        run = self.run
+        try:
+            all_tasks = await anyio.to_thread.run_sync(self.bench.tasks)
+            wanted = set(run.task_ids)
+            self.tasks = {t.id: t for t in all_tasks if t.id in wanted}
+            total = q.ensure_samples(self.db, run.id, run.task_ids, run.n_samples)
+            size = max(1, min(2, run.concurrency))
+            self.sandbox = await anyio.to_thread.run_sync(
+                open_sandbox, self.settings.sandbox, self.settings.sandbox_image, size
+            )
+            q.heartbeat(self.db, run.id, total=total, sandbox_used=self.sandbox.kind)
+            await anyio.to_thread.run_sync(self.bench.prepare, self.sandbox, list(self.tasks.values()))
+            await self._pipeline()
+        except RunCancelled:
+            pass
+        except (EndpointError, SandboxError, Exception) as exc:
+            if self.cancelled:
+                return self._finish("cancelled")
+            log.exception("run %s failed", run.id)
+            return self._finish("failed", f"{type(exc).__name__}: {exc}")
+        finally:
+            if self.sandbox is not None:
+                self.sandbox.close()
+        if self.cancelled:
+            return self._finish("cancelled")
+        return self._finish("succeeded")
+
+    def _finish(self, status: str, error: str | None = None) -> str:
+        samples = q.all_samples(self.db, self.run.id)
+        metrics = compute_metrics(samples, self.run.n_samples)
+        q.finish_run(self.db, self.run.id, status, error=error, metrics=metrics)
+        return status
+
+    async def _pipeline(self) -> None:
+        pending = q.unscored_samples(self.db, self.run.id)
+        send, recv = anyio.create_memory_object_stream[Sample](max_buffer_size=math.inf)
+        limiter = anyio.CapacityLimiter(max(1, self.run.concurrency))
+        assert self.sandbox is not None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._watch, tg.cancel_scope)
+            async with httpx.AsyncClient(timeout=httpx.Timeout(
+                    self.settings.request_timeout_s, connect=10.0)) as client:
+                scorers = anyio.create_task_group()
+                async with scorers:
+                    for _ in range(self.sandbox.size):
+                        scorers.start_soon(self._score_loop, recv.clone())
+                    recv.close()
+                    async with anyio.create_task_group() as gens, send:
+                        for s in pending:
+                            if s.completion is not None:
+                                await send.send(s)
+                            else:
+                                gens.start_soon(self._generate, client, limiter, s, send.clone())
+            tg.cancel_scope.cancel()  # stop the watcher: all work is done
+
+    async def _watch(self, scope: anyio.CancelScope) -> None:
+        while True:
+            await anyio.sleep(0.5)
+            run = q.heartbeat(self.db, self.run.id)
+            if run is None or run.cancel_requested:
+                self.cancelled = True
+                if self.sandbox is not None:
+                    self.sandbox.close()  # kills running containers: execution stops now
+                scope.cancel()
+                return
+
+    async def _generate(self, client: httpx.AsyncClient, limiter: anyio.CapacityLimiter,
+                        s: Sample, send: ObjectSendStream[Sample]) -> None:
+        task = self.tasks[s.task_id]
+        body = request_body(self.run.model, self.bench.messages(task), self.params)
+        key = cache_key(self.run, body, s.sample_index)
+        hit = q.cache_get(self.db, key)
+        if hit is not None:
+            res = ChatResult(content=hit.content, reasoning=hit.reasoning,
+                             finish_reason=hit.finish_reason, completion_tokens=hit.completion_tokens,
+                             latency_s=hit.latency_s or 0.0, ttft_s=hit.ttft_s)
+            cached = True
+        else:
+            async with limiter:
+                res = await self._ask(client, body)
+            q.cache_put(self.db, Generation(
+                key=key, model=self.run.model, content=res.content, reasoning=res.reasoning,
+                finish_reason=res.finish_reason, prompt_tokens=res.prompt_tokens,
+                completion_tokens=res.completion_tokens, latency_s=res.latency_s, ttft_s=res.ttft_s))
+            cached = False
+        code = await anyio.to_thread.run_sync(self.bench.extract, task, res.content)
+        values = dict(
+            generation_key=key, completion=res.content, reasoning=res.reasoning, code=code,
+            finish_reason=res.finish_reason, truncated=res.finish_reason == "length",
+            cached=cached, latency_s=res.latency_s, ttft_s=res.ttft_s,
+            completion_tokens=res.completion_tokens,
+        )
+        q.save_generation(self.db, s.id or 0, **values)
+        async with send:
+            await send.send(s.model_copy(update=values))
+
+    async def _ask(self, client: httpx.AsyncClient, body: dict[str, Any]) -> ChatResult:
+        delay = 1.0
+        for attempt in range(RETRIES):
+            try:
+                return await stream_chat(client, self.endpoint, body)
+            except EndpointError as exc:
+                if attempt == RETRIES - 1 or (exc.status is not None and exc.status < 500):
+                    raise  # a 4xx will not get better by asking again
+                log.warning("request failed (%s); retrying in %.0fs", exc, delay)
+                await anyio.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    async def _score_loop(self, recv: ObjectReceiveStream[Sample]) -> None:
+        assert self.sandbox is not None
+        async with recv:
+            async for s in recv:
+                task = self.tasks[s.task_id]
+                v = await anyio.to_thread.run_sync(
+                    self.bench.score, task, s.code or "", self.sandbox, abandon_on_cancel=True)
+                q.save_verdict(self.db, s.id or 0, verdict=v.verdict, base_verdict=v.base,
+                               plus_verdict=v.plus, detail=v.detail, exec_s=v.exec_s)

@@ -1,0 +1,243 @@
+"""The operations the MCP tools and the CLI share. Each validates its input against the
+live state (configured endpoints, known benchmarks, stored runs) and raises
+`BenchdockError` with the bad value and the valid choices."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import anyio
+from sqlalchemy.engine import Engine
+
+from benchdock.harnesses.base import DatasetUnavailable
+from benchdock.harnesses.config import EndpointConfig, Settings
+from benchdock.harnesses.endpoints import EndpointStatus, ModelInfo, default_concurrency, discover
+from benchdock.harnesses.errors import BenchdockError
+from benchdock.harnesses.llm import SamplingParams
+from benchdock.harnesses.metrics import compute_metrics
+from benchdock.harnesses.registry import UnknownBenchmark, get_benchmark
+from benchdock.harnesses.views import (
+    CompareCell, CompareRow, Comparison, Results, RunRequest, RunStatus, SampleView,
+)
+from benchdock.harnesses.worker import spawn_worker, worker_running
+from benchdock.store import queries as q
+from benchdock.store.models import FINAL_STATUSES, Run, Sample, utcnow
+
+
+async def list_models(settings: Settings, endpoint: str | None = None) -> list[EndpointStatus]:
+    if endpoint is not None and not any(endpoint in (e.url, e.name) for e in settings.endpoints):
+        valid = ", ".join(e.label for e in settings.endpoints)
+        raise BenchdockError(f"unknown endpoint {endpoint!r}; configured endpoints: {valid}")
+    return await discover(settings.endpoints, endpoint)
+
+
+async def find_model(
+    settings: Settings, model: str, endpoint: str | None
+) -> tuple[EndpointConfig, EndpointStatus, ModelInfo]:
+    statuses = await list_models(settings, endpoint)
+    for st in statuses:
+        for m in st.models:
+            if m.id == model:
+                ep = next(e for e in settings.endpoints if e.url == st.url)
+                return ep, st, m
+    known = sorted({m.id for st in statuses for m in st.models})
+    down = [f"{st.url} ({st.error})" for st in statuses if not st.up]
+    msg = f"unknown model {model!r}; models on the configured endpoints: {', '.join(known) or 'none'}"
+    if down:
+        msg += f". Endpoints down: {'; '.join(down)}"
+    raise BenchdockError(msg + ". Call list_models to see them.")
+
+
+async def queue_run(settings: Settings, db: Engine, req: RunRequest) -> Run:
+    try:
+        bench = get_benchmark(req.benchmark)
+    except UnknownBenchmark as exc:
+        raise BenchdockError(str(exc)) from None
+    if req.n_samples > 1 and req.temperature == 0:
+        raise BenchdockError(
+            f"n_samples={req.n_samples} with temperature=0 would ask for {req.n_samples} identical "
+            "greedy answers; set temperature > 0 (e.g. 0.8) for pass@k, or n_samples=1")
+    ep, status, info = await find_model(settings, req.model, req.endpoint)
+    try:
+        all_tasks = await anyio.to_thread.run_sync(bench.tasks)
+    except DatasetUnavailable as exc:
+        raise BenchdockError(str(exc)) from None
+    ids = [t.id for t in all_tasks]
+    if req.tasks:
+        unknown = [t for t in req.tasks if t not in set(ids)]
+        if unknown:
+            raise BenchdockError(
+                f"unknown task id(s) {unknown[:5]} for {bench.id}; valid ids look like "
+                f"{ids[:3]} ({len(ids)} tasks)")
+        chosen = [t for t in ids if t in set(req.tasks)]
+    else:
+        chosen = ids
+    if req.limit is not None:
+        chosen = chosen[: req.limit]
+    params = SamplingParams(temperature=req.temperature, top_p=req.top_p,
+                            max_tokens=req.max_tokens, seed=req.seed)
+    run = Run(
+        id=uuid.uuid4().hex[:12], benchmark=bench.id, benchmark_version=bench.version,
+        dataset_hash=await anyio.to_thread.run_sync(bench.dataset_hash), model=req.model,
+        endpoint_url=ep.url, model_identity=info.model_dump(), params=params.model_dump(),
+        task_ids=chosen, n_samples=req.n_samples,
+        concurrency=req.concurrency or default_concurrency(status, info, ep),
+        sandbox_requested=settings.sandbox, total=len(chosen) * req.n_samples,
+    )
+    q.add_run(db, run)
+    spawn_worker(settings)
+    return run
+
+
+def _get(db: Engine, run_id: str) -> Run:
+    run = q.get_run(db, run_id)
+    if run is None:
+        recent = q.recent_run_ids(db, 5)
+        hint = f"recent runs: {', '.join(recent)}" if recent else "there are no runs yet"
+        raise BenchdockError(f"unknown run id {run_id!r}; {hint}. Call list_runs to see them.")
+    return run
+
+
+def _status(db: Engine, run: Run) -> RunStatus:
+    done = q.count_scored(db, run.id)
+    end = run.finished_at or utcnow()
+    elapsed = (end - run.started_at).total_seconds() if run.started_at else None
+    eta = None
+    if run.status == "running" and elapsed and done:
+        eta = elapsed / done * max(0, run.total - done)
+    return RunStatus(
+        run_id=run.id, status=run.status, model=run.model, benchmark=run.benchmark,
+        endpoint=run.endpoint_url, done=done, total=run.total, elapsed_s=elapsed, eta_s=eta,
+        error=run.error, sandbox=run.sandbox_used, cancel_requested=run.cancel_requested,
+        created_at=run.created_at, finished_at=run.finished_at, params=run.params,
+    )
+
+
+def run_status(settings: Settings, db: Engine, run_id: str) -> RunStatus:
+    run = _get(db, run_id)
+    if run.status not in FINAL_STATUSES and not worker_running(settings):
+        spawn_worker(settings)  # the worker died or exited early: start another to carry on
+    return _status(db, run)
+
+
+async def wait_for_run(
+    settings: Settings, db: Engine, run_id: str, timeout_s: float,
+    progress: object = None,
+) -> RunStatus:
+    """Poll until the run ends or `timeout_s` passes; `progress(done, total, message)` is
+    awaited on every change."""
+    deadline = anyio.current_time() + timeout_s
+    last = -1
+    while True:
+        st = run_status(settings, db, run_id)
+        if progress is not None and st.done != last:
+            last = st.done
+            await progress(st.done, st.total, f"{st.status}: {st.done}/{st.total} samples scored")  # type: ignore[operator]
+        if st.status in FINAL_STATUSES or anyio.current_time() >= deadline:
+            return st
+        await anyio.sleep(0.25)
+
+
+def cancel_run(db: Engine, run_id: str) -> RunStatus:
+    run = _get(db, run_id)
+    if run.status in FINAL_STATUSES:
+        return _status(db, run)
+    q.request_cancel(db, run_id)
+    return _status(db, _get(db, run_id))
+
+
+def resume_run(settings: Settings, db: Engine, run_id: str) -> RunStatus:
+    run = _get(db, run_id)
+    if run.status not in ("failed", "cancelled"):
+        raise BenchdockError(f"run {run_id} is {run.status}; only failed or cancelled runs resume")
+    q.heartbeat(db, run_id, status="queued", cancel_requested=False, error=None,
+                finished_at=None, worker_pid=None)
+    spawn_worker(settings)
+    return _status(db, _get(db, run_id))
+
+
+def _view(s: Sample, raw: bool) -> SampleView:
+    return SampleView(
+        task_id=s.task_id, sample_index=s.sample_index, status=s.verdict or "pending",
+        base_status=s.base_verdict, plus_status=s.plus_verdict, detail=s.detail, code=s.code,
+        truncated=s.truncated, finish_reason=s.finish_reason, latency_s=s.latency_s,
+        ttft_s=s.ttft_s, completion_tokens=s.completion_tokens, cached=s.cached,
+        completion=s.completion if raw else None, reasoning=s.reasoning if raw else None,
+    )
+
+
+VERDICT_FILTERS = ("pass", "fail", "error", "timeout")
+
+
+def results(db: Engine, run_id: str, offset: int = 0, limit: int = 20,
+            status: str | None = None, include_raw: bool = False) -> Results:
+    run = _get(db, run_id)
+    if status is not None and status not in VERDICT_FILTERS:
+        raise BenchdockError(f"unknown status filter {status!r}; valid: {', '.join(VERDICT_FILTERS)}")
+    if offset < 0 or not 1 <= limit <= 500:
+        raise BenchdockError(f"offset must be >= 0 and limit 1..500 (got offset={offset}, limit={limit})")
+    metrics = run.metrics
+    if metrics is None:  # still running: score what is there
+        metrics = compute_metrics(q.all_samples(db, run_id), run.n_samples)
+    metrics = dict(metrics)
+    st = _status(db, run)
+    metrics["timing"] = {**metrics.get("timing", {}), "wall_s": st.elapsed_s}
+    rows, total = q.samples_page(db, run_id, offset, limit, status)
+    nxt = offset + len(rows)
+    return Results(run=st, metrics=metrics, samples=[_view(s, include_raw) for s in rows],
+                   offset=offset, total_samples=total, next_offset=nxt if nxt < total else None)
+
+
+def headline(run: Run) -> tuple[str, dict[str, object] | None]:
+    scores = (run.metrics or {}).get("scores", {})
+    if "pass@1" in scores:
+        return "pass@1", scores["pass@1"]
+    return "pass@1", None
+
+
+def compare(db: Engine, models: list[str] | None) -> Comparison:
+    runs = q.latest_succeeded(db, models)
+    if models:
+        have = {r.model for r in runs}
+        missing = [m for m in models if m not in have]
+        if missing and not have:
+            raise BenchdockError(
+                f"no succeeded runs for {missing}; models with results: "
+                f"{sorted({r.model for r in q.latest_succeeded(db)}) or 'none yet'}")
+    rows: dict[str, dict[str, CompareCell]] = {}
+    for r in runs:
+        metric, sc = headline(r)
+        rows.setdefault(r.model, {})[r.benchmark] = CompareCell(
+            score=sc["value"] if sc else None, ci95=sc["ci95"] if sc else None,  # type: ignore[arg-type]
+            n=sc["n"] if sc else None, metric=metric, run_id=r.id,  # type: ignore[arg-type]
+            finished_at=r.finished_at, version=r.benchmark_version)
+    benches = sorted({b for cells in rows.values() for b in cells})
+    return Comparison(
+        benchmarks=benches,
+        rows=[CompareRow(model=m, results=c) for m, c in sorted(rows.items())],
+        note="Latest succeeded run per model and benchmark; a subset run (limit/tasks) counts "
+             "as is, see n. The ten-dimension view is not built yet.",
+    )
+
+
+def list_runs(db: Engine, limit: int = 20, status: str | None = None) -> list[RunStatus]:
+    return [_status(db, r) for r in q.list_runs(db, limit, status)]
+
+
+
+
+class Core:
+    """Settings plus the store engine (opened on first use), shared by the tools of one server."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._db: Engine | None = None
+
+    @property
+    def db(self) -> Engine:
+        if self._db is None:
+            from benchdock.store.db import make_engine
+
+            self._db = make_engine(self.settings.database_url)
+        return self._db

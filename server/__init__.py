@@ -1,0 +1,1 @@
+"""The MCP server (`create_server`) and the `benchdock` command line."""

@@ -1,0 +1,251 @@
+"""The `benchdock` command: `serve` (the MCP server), `worker`, and the same views for people
+(`run`, `models`, `benchmarks`, `runs`, `results`, `compare`), plus `build-image`.
+
+Over stdio, stdout is the MCP protocol: everything else here logs to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+import anyio
+
+from benchdock.harnesses import service
+from benchdock.harnesses.config import ConfigError, Settings
+from benchdock.harnesses.errors import BenchdockError
+from benchdock.harnesses.views import Results, RunRequest
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from benchdock.server.app import create_server
+
+    server = create_server(_settings())
+    if args.transport == "http":
+        server.run(transport="http", host=args.host, port=args.port, show_banner=False)
+    else:
+        server.run(transport="stdio", show_banner=False)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from benchdock.harnesses.worker import run_worker
+
+    n = run_worker(_settings(), idle_exit_s=args.idle_exit)
+    logging.getLogger("benchdock").info("worker done: %d run(s)", n)
+    return 0
+
+
+def _table(rows: list[list[str]], head: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
+    line = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=False))  # noqa: E731
+    return "\n".join([line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    statuses = anyio.run(service.list_models, _settings(), None)
+    rows = []
+    for st in statuses:
+        if not st.up:
+            rows.append(["-", st.url, "DOWN", st.error or "", "", ""])
+        for m in st.models:
+            rows.append([m.id, st.url, st.server or "", str(m.context_size or ""),
+                         m.quantization or "", str(m.parallel_slots or "")])
+    print(_table(rows, ["model", "endpoint", "server", "context", "quant", "slots"]))
+    return 0
+
+
+def cmd_benchmarks(args: argparse.Namespace) -> int:
+    from benchdock.harnesses.registry import all_benchmarks
+
+    rows = [[b.id, str(b.nominal_tasks), ",".join(b.dimensions), b.title] for b in all_benchmarks()]
+    print(_table(rows, ["id", "tasks", "dimensions", "title"]))
+    return 0
+
+
+def print_results(res: Results) -> None:
+    r = res.run
+    print(f"\nrun {r.run_id}: {r.model} on {r.benchmark} -> {r.status}"
+          f" ({r.done}/{r.total} samples, sandbox: {r.sandbox})")
+    if r.error:
+        print(f"error: {r.error}")
+    rows = []
+    for key, label in (("scores_base", "base tests"), ("scores", "all tests")):
+        for name, sc in (res.metrics.get(key) or {}).items():
+            lo, hi = sc["ci95"]
+            rows.append([f"{name} ({label})", f"{sc['value']:.3f}", f"[{lo:.3f}, {hi:.3f}]", str(sc["n"])])
+    if rows:
+        print(_table(rows, ["metric", "value", "95% CI", "n"]))
+    t = res.metrics.get("timing", {})
+    fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    print(f"wall {fmt(t.get('wall_s'), '.1f')} s, mean latency {fmt(t.get('mean_latency_s'), '.2f')} s, "
+          f"ttft {fmt(t.get('mean_ttft_s'), '.3f')} s, {fmt(t.get('tokens_per_s'), '.1f')} tok/s, "
+          f"{t.get('cached', 0)} cached; verdicts {res.metrics.get('verdicts')}")
+    if res.samples:
+        print(_table([[s.task_id, s.status, (s.detail or "").splitlines()[-1][:70] if s.detail else ""]
+                      for s in res.samples], ["task", "verdict", "detail"]))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings()
+    demo = None
+    if args.model is None:
+        statuses = anyio.run(service.list_models, settings, None)
+        models = [m for s in statuses for m in s.models]
+        if models:
+            args.model = models[0].id
+        elif "BENCHDOCK_ENDPOINTS" in os.environ or "BENCHDOCK_CONFIG" in os.environ:
+            print(f"no model answers on {[s.url for s in statuses]}: "
+                  f"{[s.error for s in statuses]}", file=sys.stderr)
+            return 2
+        else:
+            from benchdock.harnesses.demo import DEMO_ALIAS, start_demo_server
+
+            print("no endpoint configured or answering: starting the built-in demo model "
+                  f"({DEMO_ALIAS}) ...", file=sys.stderr)
+            settings.home.mkdir(parents=True, exist_ok=True)
+            url, demo = start_demo_server(log=settings.home / "demo-server.log")
+            settings = settings.model_copy(update={"endpoints": [
+                settings.endpoints[0].model_copy(update={"url": url})]})
+            args.model = DEMO_ALIAS
+    try:
+        req = RunRequest(model=args.model, benchmark=args.benchmark, limit=args.limit,
+                         n_samples=args.n_samples, temperature=args.temperature,
+                         max_tokens=args.max_tokens)
+        core = service.Core(settings)
+        run = anyio.run(service.queue_run, settings, core.db, req)
+        print(f"queued run {run.id}: {run.model} on {run.benchmark}, {run.total} samples, "
+              f"concurrency {run.concurrency}; data in {settings.home}", file=sys.stderr)
+        try:
+            while True:
+                st = service.run_status(settings, core.db, run.id)
+                eta = f", ETA {st.eta_s:.0f}s" if st.eta_s else ""
+                print(f"\r{st.status}: {st.done}/{st.total}{eta}   ", end="", file=sys.stderr, flush=True)
+                if st.status in ("succeeded", "failed", "cancelled"):
+                    break
+                time.sleep(1)
+        except KeyboardInterrupt:
+            service.cancel_run(core.db, run.id)
+            print("\ncancelling ...", file=sys.stderr)
+            while service.run_status(settings, core.db, run.id).status not in ("failed", "cancelled", "succeeded"):
+                time.sleep(0.5)
+        print(file=sys.stderr)
+        print_results(service.results(core.db, run.id, limit=args.show))
+        return 0 if service.run_status(settings, core.db, run.id).status == "succeeded" else 1
+    finally:
+        if demo is not None:
+            demo.terminate()
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    core = service.Core(_settings())
+    print_results(service.results(core.db, args.run_id, limit=args.show))
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    core = service.Core(_settings())
+    rows = [[r.run_id, r.status, r.model, r.benchmark, f"{r.done}/{r.total}", str(r.created_at)[:19]]
+            for r in service.list_runs(core.db, args.limit)]
+    print(_table(rows, ["run", "status", "model", "benchmark", "done", "created"]))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    core = service.Core(_settings())
+    cmp = service.compare(core.db, args.models or None)
+    rows = []
+    for row in cmp.rows:
+        cells = []
+        for b in cmp.benchmarks:
+            c = row.results.get(b)
+            cells.append("-" if c is None or c.score is None else f"{c.score:.3f} (n={c.n})")
+        rows.append([row.model, *cells])
+    print(_table(rows, ["model", *cmp.benchmarks]))
+    return 0
+
+
+def cmd_build_image(args: argparse.Namespace) -> int:
+    from benchdock.harnesses.sandbox.image import build_image
+
+    settings = _settings()
+    build_image(args.tag or settings.sandbox_image, base=args.base)
+    return 0
+
+
+def cmd_demo_server(args: argparse.Namespace) -> int:
+    from benchdock.harnesses.demo import start_demo_server
+
+    url, proc = start_demo_server(args.port)
+    print(url, flush=True)
+    return proc.wait()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="benchdock", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="run the MCP server (stdio by default)")
+    s.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8765)
+    s.set_defaults(fn=cmd_serve)
+    s = sub.add_parser("worker", help="execute queued runs (started by the server on its own)")
+    s.add_argument("--idle-exit", type=float, default=5.0, help="exit after N idle seconds")
+    s.set_defaults(fn=cmd_worker)
+    s = sub.add_parser("run", help="run a benchmark and print its results")
+    s.add_argument("benchmark", nargs="?", default="humaneval")
+    s.add_argument("--model", help="model id (default: the first one found, else the demo model)")
+    s.add_argument("--limit", type=int, default=None)
+    s.add_argument("--n-samples", type=int, default=1)
+    s.add_argument("--temperature", type=float, default=0.0)
+    s.add_argument("--max-tokens", type=int, default=768)
+    s.add_argument("--show", type=int, default=10, help="samples to print")
+    s.set_defaults(fn=cmd_run)
+    sub.add_parser("models", help="list models on the configured endpoints").set_defaults(fn=cmd_models)
+    sub.add_parser("benchmarks", help="list benchmarks").set_defaults(fn=cmd_benchmarks)
+    s = sub.add_parser("runs", help="list recent runs")
+    s.add_argument("--limit", type=int, default=20)
+    s.set_defaults(fn=cmd_runs)
+    s = sub.add_parser("results", help="show a run's results")
+    s.add_argument("run_id")
+    s.add_argument("--show", type=int, default=20)
+    s.set_defaults(fn=cmd_results)
+    s = sub.add_parser("compare", help="models x benchmarks table")
+    s.add_argument("models", nargs="*")
+    s.set_defaults(fn=cmd_compare)
+    s = sub.add_parser("build-image", help="build the Docker sandbox image")
+    s.add_argument("--base", default=None, help="base image (default python:3.12-slim)")
+    s.add_argument("--tag", default=None)
+    s.set_defaults(fn=cmd_build_image)
+    s = sub.add_parser("demo-server", help="serve the built-in demo model (needs benchdock[demo])")
+    s.add_argument("--port", type=int, default=None)
+    s.set_defaults(fn=cmd_demo_server)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("BENCHDOCK_LOG_LEVEL", "INFO"), stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    args = parser().parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except (BenchdockError, ConfigError) as exc:
+        print(f"benchdock: {exc}", file=sys.stderr)
+        return 2
+
+
+def _entry() -> Any:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    _entry()
