@@ -56,9 +56,10 @@ async def _get(client: httpx.AsyncClient, url: str, ep: EndpointConfig) -> Any |
         return None
 
 
-async def probe(ep: EndpointConfig, timeout: float = 5.0) -> EndpointStatus:
+async def probe(ep: EndpointConfig, timeout: float = 5.0,
+                transport: httpx.AsyncBaseTransport | None = None) -> EndpointStatus:
     root = root_of(ep.url)
-    async with httpx.AsyncClient(timeout=timeout) as client:
+    async with httpx.AsyncClient(timeout=timeout, transport=transport) as client:
         try:
             r = await client.get(f"{ep.url}/models", headers=_headers(ep))
             r.raise_for_status()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 from typing import IO
@@ -111,5 +112,6 @@ def spawn_worker(settings: Settings) -> int | None:
         cwd=str(settings.home),
     )
     logf.close()
+    threading.Thread(target=proc.wait, daemon=True).start()  # reap it when it exits
     (settings.home / "worker.spawned").write_text(f"{proc.pid} {time.time()}")
     return proc.pid

@@ -1,0 +1,73 @@
+"""The test bed: a real llama.cpp endpoint (llama-cpp-python serving SmolLM2-135M), a real
+Docker engine with the sandbox image, real SQLite files, and EvalPlus fixtures in the real
+format.
+
+BENCHDOCK_TEST_ENDPOINT names a running endpoint (`.ci/run` starts one); without it the demo
+server is started here if llama-cpp-python is installed. BENCHDOCK_REQUIRE_DOCKER=1 and
+BENCHDOCK_REQUIRE_ENDPOINT=1 (both set by `.ci/run`) turn skips into failures.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+# EvalPlus reads its override paths when evalplus.data is first imported: set them first.
+os.environ.setdefault("HUMANEVAL_OVERRIDE_PATH", str(FIXTURES / "HumanEvalPlus-mini.jsonl"))
+os.environ.setdefault("MBPP_OVERRIDE_PATH", str(FIXTURES / "MbppPlus-mini.jsonl"))
+os.environ.setdefault("BENCHDOCK_LOG_LEVEL", "INFO")
+
+from benchdock.harnesses.config import EndpointConfig, Settings  # noqa: E402
+from benchdock.harnesses.sandbox import docker_available  # noqa: E402
+
+IMAGE = os.environ.get("BENCHDOCK_SANDBOX_IMAGE", "benchdock-sandbox:1")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _required(var: str) -> bool:
+    return os.environ.get(var, "") in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def docker_image() -> str:
+    ok, why = docker_available(IMAGE)
+    if not ok:
+        if _required("BENCHDOCK_REQUIRE_DOCKER"):
+            pytest.fail(f"BENCHDOCK_REQUIRE_DOCKER=1 but Docker is not usable: {why}")
+        pytest.skip(f"Docker not usable: {why}")
+    return IMAGE
+
+
+@pytest.fixture(scope="session")
+def endpoint_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("BENCHDOCK_TEST_ENDPOINT")
+    if url:
+        yield url
+        return
+    try:
+        from benchdock.harnesses.demo import start_demo_server
+
+        url, proc = start_demo_server(log=tmp_path_factory.mktemp("demo") / "server.log")
+    except Exception as exc:
+        if _required("BENCHDOCK_REQUIRE_ENDPOINT"):
+            pytest.fail(f"BENCHDOCK_REQUIRE_ENDPOINT=1 but no endpoint: {exc}")
+        pytest.skip(f"no llama.cpp endpoint: {exc}")
+    yield url
+    proc.terminate()
+    proc.wait()
+
+
+def make_settings(home: Path, endpoint: str, sandbox: str = "docker") -> Settings:
+    return Settings(
+        endpoints=[EndpointConfig(url=endpoint)], home=home,
+        database_url=f"sqlite:///{home / 'benchdock.db'}", sandbox=sandbox,  # type: ignore[arg-type]
+        sandbox_image=IMAGE,
+    )
