@@ -22,7 +22,13 @@ from sqlalchemy.engine import Engine
 
 from benchdock.harnesses.base import Benchmark, Task
 from benchdock.harnesses.config import EndpointConfig, Settings
-from benchdock.harnesses.llm import ChatResult, EndpointError, SamplingParams, request_body, stream_chat
+from benchdock.harnesses.llm import (
+    ChatResult,
+    EndpointError,
+    SamplingParams,
+    request_body,
+    stream_chat,
+)
 from benchdock.harnesses.metrics import compute_metrics
 from benchdock.harnesses.registry import get_benchmark
 from benchdock.harnesses.sandbox import Sandbox, SandboxError, open_sandbox

@@ -5,7 +5,6 @@ live state (configured endpoints, known benchmarks, stored runs) and raises
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 import anyio
 from sqlalchemy.engine import Engine
@@ -18,7 +17,13 @@ from benchdock.harnesses.llm import SamplingParams
 from benchdock.harnesses.metrics import compute_metrics
 from benchdock.harnesses.registry import UnknownBenchmark, get_benchmark
 from benchdock.harnesses.views import (
-    CompareCell, CompareRow, Comparison, Results, RunRequest, RunStatus, SampleView,
+    CompareCell,
+    CompareRow,
+    Comparison,
+    Results,
+    RunRequest,
+    RunStatus,
+    SampleView,
 )
 from benchdock.harnesses.worker import spawn_worker, worker_running
 from benchdock.store import queries as q

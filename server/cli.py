@@ -46,7 +46,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def _table(rows: list[list[str]], head: list[str]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
-    line = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=False))  # noqa: E731
+
+    def line(r: list[str]) -> str:
+        return "  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=False)).rstrip()
+
     return "\n".join([line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
@@ -85,7 +88,10 @@ def print_results(res: Results) -> None:
     if rows:
         print(_table(rows, ["metric", "value", "95% CI", "n"]))
     t = res.metrics.get("timing", {})
-    fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+
+    def fmt(v: float | None, f: str) -> str:
+        return "-" if v is None else format(v, f)
+
     print(f"wall {fmt(t.get('wall_s'), '.1f')} s, mean latency {fmt(t.get('mean_latency_s'), '.2f')} s, "
           f"ttft {fmt(t.get('mean_ttft_s'), '.3f')} s, {fmt(t.get('tokens_per_s'), '.1f')} tok/s, "
           f"{t.get('cached', 0)} cached; verdicts {res.metrics.get('verdicts')}")
@@ -186,7 +192,7 @@ def cmd_demo_server(args: argparse.Namespace) -> int:
 
     url, proc = start_demo_server(args.port)
     print(url, flush=True)
-    return proc.wait()
+    return int(proc.wait())
 
 
 def parser() -> argparse.ArgumentParser:

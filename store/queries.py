@@ -63,7 +63,7 @@ def claim_run(engine: Engine, pid: int, stale_after_s: float = 30.0) -> Run | No
     with Session(engine, expire_on_commit=False) as s:
         candidates = s.exec(
             select(Run)
-            .where(or_(Run.status == "queued", Run.status == "running"))
+            .where(or_(col(Run.status) == "queued", col(Run.status) == "running"))
             .order_by(col(Run.created_at))
         ).all()
         for run in candidates:

@@ -28,7 +28,7 @@ def test_settings_from_env_and_toml(tmp_path: Path) -> None:
     assert [(e.label, e.url, e.concurrency) for e in s.endpoints] == [
         ("box", "http://10.0.0.2:8080/v1", 4), ("http://a:1/v1", "http://a:1/v1", None),
         ("http://b:2/v1", "http://b:2/v1", None)]
-    with pytest.raises(ConfigError, match="'podman'.*docker, local, auto"):
+    with pytest.raises(ConfigError, match=r"'podman'.*docker, local, auto"):
         Settings.from_env({"BENCHDOCK_SANDBOX": "podman"})
     with pytest.raises(ConfigError, match="must start with http"):
         Settings.from_env({"BENCHDOCK_ENDPOINTS": "localhost:8080"})

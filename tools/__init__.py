@@ -3,12 +3,12 @@ pydantic model. `register_all` adds them to a server."""
 
 from __future__ import annotations
 
-from typing import Any
+from fastmcp import FastMCP
 
 from benchdock.harnesses.service import Core
 from benchdock.tools import benchmarks, compare, models, runs
 
 
-def register_all(mcp: Any, core: Core) -> None:
+def register_all(mcp: FastMCP, core: Core) -> None:
     for module in (models, benchmarks, runs, compare):
         module.register(mcp, core)

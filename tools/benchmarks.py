@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
+from fastmcp import FastMCP
 from pydantic import BaseModel, Field
 
 from benchdock.harnesses import service
@@ -26,7 +27,7 @@ class QueuedRun(BaseModel):
     endpoint: str
 
 
-def register(mcp: Any, core: Core) -> None:
+def register(mcp: FastMCP, core: Core) -> None:
     @mcp.tool(annotations={"readOnlyHint": True})
     async def list_benchmarks() -> BenchmarkList:
         """List the benchmarks benchdock can run: id, title, the capability dimensions each

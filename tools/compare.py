@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
+from fastmcp import FastMCP
 from pydantic import Field
 
 from benchdock.harnesses import service
@@ -12,7 +13,7 @@ from benchdock.harnesses.views import Comparison
 from benchdock.tools._errors import agent_errors
 
 
-def register(mcp: Any, core: Core) -> None:
+def register(mcp: FastMCP, core: Core) -> None:
     @mcp.tool(annotations={"readOnlyHint": True})
     @agent_errors
     async def compare_dimensions(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
+from fastmcp import FastMCP
 from pydantic import BaseModel, Field
 
 from benchdock.harnesses import service
@@ -17,7 +18,7 @@ class ModelList(BaseModel):
     endpoints: list[EndpointStatus] = Field(description="Each endpoint: up or down (with error)")
 
 
-def register(mcp: Any, core: Core) -> None:
+def register(mcp: FastMCP, core: Core) -> None:
     @mcp.tool(annotations={"readOnlyHint": True, "openWorldHint": True})
     @agent_errors
     async def list_models(

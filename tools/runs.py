@@ -3,9 +3,9 @@ get_results."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastmcp import Context
+from fastmcp import Context, FastMCP
 from pydantic import BaseModel, Field
 
 from benchdock.harnesses import service
@@ -23,7 +23,7 @@ class RunList(BaseModel):
     runs: list[RunStatus]
 
 
-def register(mcp: Any, core: Core) -> None:
+def register(mcp: FastMCP, core: Core) -> None:
     @mcp.tool(annotations={"readOnlyHint": True})
     @agent_errors
     async def get_run(run_id: RunId) -> RunStatus:
@@ -69,7 +69,8 @@ def register(mcp: Any, core: Core) -> None:
         limit: Annotated[int, Field(ge=1, le=200)] = 20,
         status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
     ) -> RunList:
-        """The most recent runs, newest first."""
+        """The most recent runs, newest first, with status and progress: use it to find a
+        run_id to pass to get_results, wait_for_run or resume_run."""
         return RunList(runs=service.list_runs(core.db, limit, status))
 
     @mcp.tool(annotations={"readOnlyHint": True})

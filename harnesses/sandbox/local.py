@@ -16,7 +16,6 @@ import threading
 
 from benchdock.harnesses.sandbox.base import RUNNER_SOURCE, Channel, Sandbox
 
-
 # benchdock's own interpreter comes first: it has what EvalPlus's checker imports.
 _PATH = os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"])
 

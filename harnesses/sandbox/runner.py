@@ -6,6 +6,8 @@ fresh directory; its command runs in its own process group with resource limits 
 wall-clock limit, and the group is killed when time is up. Output is capped.
 """
 
+from __future__ import annotations
+
 import base64
 import json
 import os
@@ -16,13 +18,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from typing import Any
 
 BASE = os.environ.get("BENCHDOCK_RUNNER_DIR") or tempfile.gettempdir()
 LIB = os.path.join(BASE, "bdlib")
 
 
-def _limits(mem_bytes):
-    def apply():
+def _limits(mem_bytes: int | None) -> Callable[[], None]:
+    def apply() -> None:
         os.setsid()
         if mem_bytes:
             for lim in (resource.RLIMIT_AS, resource.RLIMIT_DATA):
@@ -38,7 +42,7 @@ def _limits(mem_bytes):
     return apply
 
 
-def _write(root, files):
+def _write(root: str, files: dict[str, str]) -> None:
     for name, b64 in files.items():
         path = os.path.normpath(os.path.join(root, name))
         if not path.startswith(root + os.sep):
@@ -48,13 +52,13 @@ def _write(root, files):
             fh.write(base64.b64decode(b64))
 
 
-def _cap(data, limit):
+def _cap(data: bytes, limit: int) -> tuple[str, bool]:
     if len(data) > limit:
         return data[:limit].decode("utf-8", "replace"), True
     return data.decode("utf-8", "replace"), False
 
 
-def run_job(job):
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
     if job.get("op") == "lib":
         os.makedirs(LIB, exist_ok=True)
         _write(LIB, job["files"])
@@ -97,7 +101,7 @@ def run_job(job):
         shutil.rmtree(root, ignore_errors=True)
 
 
-def main():
+def main() -> None:
     os.makedirs(BASE, exist_ok=True)
     sys.stdout.write(json.dumps({"ready": True, "python": sys.version.split()[0]}) + "\n")
     sys.stdout.flush()

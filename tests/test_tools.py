@@ -1,0 +1,77 @@
+"""The MCP surface through fastmcp's in-memory client: schemas, annotations, and clear errors
+for every kind of bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastmcp import Client
+from fastmcp.exceptions import ToolError
+
+from benchdock.server.app import create_server
+from tests.conftest import make_settings
+
+TOOLS = {"list_models", "list_benchmarks", "run_benchmark", "get_run", "wait_for_run",
+         "cancel_run", "resume_run", "list_runs", "get_results", "compare_dimensions"}
+READ_ONLY = {"list_models", "list_benchmarks", "get_run", "wait_for_run", "list_runs",
+             "get_results", "compare_dimensions"}
+
+
+@pytest.fixture
+def server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return create_server(make_settings(tmp_path, "http://127.0.0.1:9/v1", sandbox="local"))
+
+
+@pytest.mark.anyio
+async def test_tool_list_schemas_and_annotations(server) -> None:  # type: ignore[no-untyped-def]
+    async with Client(server) as c:
+        tools = {t.name: t for t in await c.list_tools()}
+    assert set(tools) >= TOOLS
+    for name, t in tools.items():
+        assert t.description and len(t.description) > 40, name
+        assert t.output_schema is not None, name
+        ro = bool(t.annotations and t.annotations.read_only_hint)
+        assert ro == (name in READ_ONLY), name
+    props = tools["run_benchmark"].input_schema["properties"]
+    assert {"model", "benchmark", "limit", "n_samples", "temperature", "tasks", "concurrency"} <= set(props)
+
+
+@pytest.mark.anyio
+async def test_list_benchmarks(server) -> None:  # type: ignore[no-untyped-def]
+    async with Client(server) as c:
+        res = await c.call_tool("list_benchmarks", {})
+    ids = {b["id"]: b for b in res.structured_content["benchmarks"]}
+    assert set(ids) == {"humaneval", "humaneval-plus", "mbpp-plus"}
+    assert ids["humaneval"]["task_count"] == 164 and ids["humaneval"]["dimensions"] == ["generation"]
+
+
+@pytest.mark.anyio
+async def test_down_endpoint_is_reported_not_raised(server) -> None:  # type: ignore[no-untyped-def]
+    async with Client(server) as c:
+        res = await c.call_tool("list_models", {})
+    ep = res.structured_content["endpoints"][0]
+    assert ep["up"] is False and ep["url"] == "http://127.0.0.1:9/v1" and ep["error"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("tool", "args", "needle"), [
+    ("run_benchmark", {"model": "nope", "benchmark": "humaneval"}, "unknown model 'nope'"),
+    ("run_benchmark", {"model": "m", "benchmark": "swe-bench"}, "unknown benchmark 'swe-bench'; valid choices: humaneval, humaneval-plus, mbpp-plus"),
+    ("run_benchmark", {"model": "m", "benchmark": "humaneval", "limit": 0}, "limit"),
+    ("run_benchmark", {"model": "m", "benchmark": "humaneval", "n_samples": 5}, "temperature"),
+    ("run_benchmark", {"model": "m", "benchmark": "humaneval", "temperature": "hot"}, "temperature"),
+    ("get_run", {"run_id": "doesnotexist"}, "unknown run id 'doesnotexist'"),
+    ("get_results", {"run_id": "doesnotexist"}, "unknown run id"),
+    ("cancel_run", {"run_id": "doesnotexist"}, "unknown run id"),
+    ("wait_for_run", {"run_id": "doesnotexist", "timeout_s": 1}, "unknown run id"),
+    ("list_models", {"endpoint": "http://elsewhere/v1"}, "unknown endpoint 'http://elsewhere/v1'; configured endpoints: http://127.0.0.1:9/v1"),
+    ("compare_dimensions", {"models": ["ghost"]}, "no succeeded runs for ['ghost']"),
+])
+async def test_bad_input_gives_clear_tool_errors(server, tool: str, args: dict[str, object], needle: str) -> None:  # type: ignore[no-untyped-def]
+    async with Client(server) as c:
+        with pytest.raises(ToolError) as err:
+            await c.call_tool(tool, args)
+        assert needle in str(err.value)
+        # and the server is still there
+        assert (await c.call_tool("list_benchmarks", {})).structured_content
