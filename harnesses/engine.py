@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 from typing import Any
 
 import anyio
@@ -54,6 +55,17 @@ def cache_key(run: Run, body: dict[str, Any], sample_index: int) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def no_code_reason(s: Sample) -> str:
+    """Why an answer held no code, in the terms a user can act on."""
+    if s.truncated:
+        return ("no code: the answer was cut off by max_tokens before any code block closed; "
+                "raise max_tokens (reasoning models need several thousand)")
+    if not (s.completion or "").strip() and s.reasoning:
+        return ("no code: the answer was empty and everything came as reasoning_content "
+                "(thinking); raise max_tokens or disable thinking")
+    return "no code found in the answer"
+
+
 class RunExecutor:
     def __init__(self, settings: Settings, db: Engine, run: Run) -> None:
         self.settings = settings
@@ -80,7 +92,8 @@ class RunExecutor:
             wanted = set(run.task_ids)
             self.tasks = {t.id: t for t in all_tasks if t.id in wanted}
             total = q.ensure_samples(self.db, run.id, run.task_ids, run.n_samples)
-            size = max(1, min(2, run.concurrency))
+            # execution is short next to generation: a few runners keep up on any machine
+            size = max(1, min(4, os.cpu_count() or 1))
             self.sandbox = await anyio.to_thread.run_sync(
                 open_sandbox, self.settings.sandbox, self.settings.sandbox_image, size
             )
@@ -188,6 +201,10 @@ class RunExecutor:
         async with recv:
             async for s in recv:
                 task = self.tasks[s.task_id]
+                if not (s.code or "").strip():
+                    q.save_verdict(self.db, s.id or 0, verdict="error", detail=no_code_reason(s),
+                                   exec_s=0.0)
+                    continue
                 v = await anyio.to_thread.run_sync(
                     self.bench.score, task, s.code or "", self.sandbox, abandon_on_cancel=True)
                 q.save_verdict(self.db, s.id or 0, verdict=v.verdict, base_verdict=v.base,

@@ -151,3 +151,45 @@ def test_fixtures_are_in_evalplus_format() -> None:
             task = json.loads(line)
             assert {"task_id", "prompt", "entry_point", "canonical_solution", "contract",
                     "base_input", "plus_input", "atol"} <= set(task)
+
+
+def _sse(events: list[dict[str, object]]) -> bytes:
+    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+
+
+@pytest.mark.anyio
+async def test_stream_keeps_reasoning_apart_and_flags_truncation() -> None:
+    from benchdock.harnesses.llm import SamplingParams, request_body, stream_chat
+
+    chunks = [{"choices": [{"delta": {"reasoning_content": "Let me think. "}}]},
+              {"choices": [{"delta": {"reasoning_content": "def wrong(): pass"}}]},
+              {"choices": [{"delta": {"content": "```python\ndef f():"}}]},
+              {"choices": [{"delta": {}, "finish_reason": "length"}]}]
+    t = httpx.MockTransport(lambda r: httpx.Response(200, content=_sse(chunks)))
+    async with httpx.AsyncClient(transport=t) as client:
+        res = await stream_chat(client, EndpointConfig(url="http://x/v1"),
+                                request_body("m", [{"role": "user", "content": "hi"}], SamplingParams()))
+    assert res.content == "```python\ndef f():"
+    assert res.reasoning == "Let me think. def wrong(): pass"
+    assert res.finish_reason == "length" and res.completion_tokens == 3 and res.ttft_s is not None
+
+
+@pytest.mark.anyio
+async def test_stream_http_error_names_status() -> None:
+    from benchdock.harnesses.llm import EndpointError, SamplingParams, request_body, stream_chat
+
+    t = httpx.MockTransport(lambda r: httpx.Response(400, json={"error": "tools not supported"}))
+    async with httpx.AsyncClient(transport=t) as client:
+        with pytest.raises(EndpointError, match="HTTP 400") as err:
+            await stream_chat(client, EndpointConfig(url="http://x/v1"),
+                              request_body("m", [], SamplingParams()))
+    assert err.value.status == 400
+
+
+def test_no_code_reasons() -> None:
+    from benchdock.harnesses.engine import no_code_reason
+
+    assert "max_tokens" in no_code_reason(Sample(run_id="r", task_id="t", truncated=True))
+    assert "reasoning_content" in no_code_reason(
+        Sample(run_id="r", task_id="t", completion="", reasoning="thinking..."))
+    assert no_code_reason(Sample(run_id="r", task_id="t", completion="no idea")) == "no code found in the answer"
