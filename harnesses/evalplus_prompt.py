@@ -8,6 +8,8 @@ Only its request loop is not reproduced (it retries forever under SIGALRM).
 
 from __future__ import annotations
 
+from benchdock.harnesses.base import Task
+
 SYSTEM = "You are a helpful assistant good at coding."
 INSTRUCTION = (
     "Please provide a self-contained Python script that solves the following problem "
@@ -26,3 +28,17 @@ def sanitize(answer: str, entry_point: str) -> str:
     from evalplus.sanitize import sanitize as _sanitize
 
     return str(_sanitize(answer, entrypoint=entry_point))
+
+
+class EvalPlusChatCodegen:
+    """Mixin for function-completion benchmarks asked the EvalPlus way: the chat request,
+    the code extraction, and the reference answer as a model would write it."""
+
+    def messages(self, task: Task) -> list[dict[str, str]]:
+        return chat_messages(task.prompt)
+
+    def extract(self, task: Task, completion: str) -> str:
+        return sanitize(completion, task.entry_point)
+
+    def reference(self, task: Task) -> str:
+        return f"```python\n{task.prompt}{task.data['canonical_solution']}\n```"

@@ -18,7 +18,7 @@ from importlib import metadata, resources
 from typing import Any
 
 from benchdock.harnesses.base import Benchmark, DatasetUnavailable, Task, Verdict
-from benchdock.harnesses.evalplus_prompt import chat_messages, sanitize
+from benchdock.harnesses.evalplus_prompt import EvalPlusChatCodegen
 from benchdock.harnesses.sandbox import Sandbox, SandboxError
 
 CHECKER_MODULES = (
@@ -53,7 +53,7 @@ print(json.dumps(out))
 '''
 
 
-class EvalPlusSet(Benchmark):
+class EvalPlusSet(EvalPlusChatCodegen, Benchmark):
     dataset: str  # evalplus's name: "humaneval" | "mbpp"
     label: str
     override_var: str
@@ -104,15 +104,6 @@ class EvalPlusSet(Benchmark):
             from evalplus.data import get_mbpp_plus_hash
 
             return str(get_mbpp_plus_hash())
-
-    def messages(self, task: Task) -> list[dict[str, str]]:
-        return chat_messages(task.prompt)
-
-    def extract(self, task: Task, completion: str) -> str:
-        return sanitize(completion, task.entry_point)
-
-    def reference(self, task: Task) -> str:
-        return f"```python\n{task.prompt}{task.data['canonical_solution']}\n```"
 
     def expected_outputs(self) -> dict[str, Any]:
         if self._expected is None:

