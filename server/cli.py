@@ -96,8 +96,18 @@ def print_results(res: Results) -> None:
           f"ttft {fmt(t.get('mean_ttft_s'), '.3f')} s, {fmt(t.get('tokens_per_s'), '.1f')} tok/s, "
           f"{t.get('cached', 0)} cached; verdicts {res.metrics.get('verdicts')}")
     if res.samples:
-        print(_table([[s.task_id, s.status, (s.detail or "").splitlines()[-1][:70] if s.detail else ""]
-                      for s in res.samples], ["task", "verdict", "detail"]))
+        print(_table([[s.task_id, s.status, _short(s.detail)] for s in res.samples],
+                     ["task", "verdict", "detail"]))
+
+
+def _short(detail: str | None) -> str:
+    """One line of evidence: the failing assert and its exception when there are both."""
+    if not detail:
+        return ""
+    lines = [ln.strip() for ln in detail.splitlines() if ln.strip()]
+    if len(lines) > 1 and lines[-1].startswith("AssertionError") and lines[0].startswith("assert"):
+        return f"{lines[0][:60]} -> {lines[-1][:30]}"
+    return lines[-1][:90]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
