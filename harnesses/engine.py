@@ -32,16 +32,12 @@ from benchdock.harnesses.llm import (
 )
 from benchdock.harnesses.metrics import compute_metrics
 from benchdock.harnesses.registry import get_benchmark
-from benchdock.harnesses.sandbox import Sandbox, SandboxError, open_sandbox
+from benchdock.harnesses.sandbox import Sandbox, open_sandbox
 from benchdock.store import queries as q
 from benchdock.store.models import Generation, Run, Sample
 
 log = logging.getLogger("benchdock.engine")
 RETRIES = 3
-
-
-class RunCancelled(Exception):
-    pass
 
 
 def cache_key(run: Run, body: dict[str, Any], sample_index: int) -> str:
@@ -53,6 +49,13 @@ def cache_key(run: Run, body: dict[str, Any], sample_index: int) -> str:
         req["sample_index"] = sample_index
     blob = json.dumps({"model": ident, "request": req}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def first_leaf(exc: BaseException) -> BaseException:
+    """The first real error inside (nested) exception groups from task groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def no_code_reason(s: Sample) -> str:
@@ -67,8 +70,10 @@ def no_code_reason(s: Sample) -> str:
 
 
 class RunExecutor:
-    def __init__(self, settings: Settings, db: Engine, run: Run) -> None:
+    def __init__(self, settings: Settings, db: Engine, run: Run,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
+        self.transport = transport  # tests put an in-process fake endpoint here
         self.db = db
         self.run = run
         self.params = SamplingParams.model_validate(run.params)
@@ -100,13 +105,12 @@ class RunExecutor:
             q.heartbeat(self.db, run.id, total=total, sandbox_used=self.sandbox.kind)
             await anyio.to_thread.run_sync(self.bench.prepare, self.sandbox, list(self.tasks.values()))
             await self._pipeline()
-        except RunCancelled:
-            pass
-        except (EndpointError, SandboxError, Exception) as exc:
+        except Exception as exc:  # EndpointError, SandboxError, DatasetUnavailable, bugs
             if self.cancelled:
                 return self._finish("cancelled")
             log.exception("run %s failed", run.id)
-            return self._finish("failed", f"{type(exc).__name__}: {exc}")
+            root = first_leaf(exc)
+            return self._finish("failed", f"{type(root).__name__}: {root}")
         finally:
             if self.sandbox is not None:
                 self.sandbox.close()
@@ -128,7 +132,7 @@ class RunExecutor:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._watch, tg.cancel_scope)
             async with httpx.AsyncClient(timeout=httpx.Timeout(
-                    self.settings.request_timeout_s, connect=10.0)) as client:
+                    self.settings.request_timeout_s, connect=10.0), transport=self.transport) as client:
                 scorers = anyio.create_task_group()
                 async with scorers:
                     for _ in range(self.sandbox.size):
