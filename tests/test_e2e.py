@@ -52,6 +52,19 @@ def owned_containers(pid: int) -> list[object]:
             if c.labels.get(f"{LABEL}.owner", "").endswith(f":{pid}")]
 
 
+async def start_and_wait_for(c: Client, limit: int, scored: int, limit_s: float = 300) -> str:
+    """Queue a humaneval run and return once `scored` samples are scored (it must still run)."""
+    run_id = (await call(c, "run_benchmark", model=MODEL, benchmark="humaneval", limit=limit,
+                         max_tokens=256))["run_id"]
+    deadline = time.monotonic() + limit_s
+    st = await call(c, "get_run", run_id=run_id)
+    while st["done"] < scored:
+        assert st["status"] not in FINAL, st
+        assert time.monotonic() < deadline, f"fewer than {scored} samples in {limit_s}s: {st}"
+        st = await call(c, "wait_for_run", run_id=run_id, timeout_s=5)
+    return str(run_id)
+
+
 async def test_list_models_finds_the_real_model(settings: Settings) -> None:
     async with Client(create_server(settings)) as c:
         out = await call(c, "list_models")
@@ -111,11 +124,8 @@ async def test_humaneval_run_progress_results_restart_cache(settings: Settings) 
 
 async def test_cancel_keeps_finished_samples(settings: Settings) -> None:
     async with Client(create_server(settings)) as c:
-        run_id = (await call(c, "run_benchmark", model=MODEL, benchmark="humaneval", limit=40,
-                             max_tokens=256))["run_id"]
+        run_id = await start_and_wait_for(c, limit=40, scored=1)
         st = await call(c, "get_run", run_id=run_id)
-        while st["done"] < 1:
-            st = await call(c, "wait_for_run", run_id=run_id, timeout_s=5)
         t0 = time.monotonic()
         await call(c, "cancel_run", run_id=run_id)
         st = await wait_final(c, run_id, 60)
@@ -135,11 +145,8 @@ async def test_cancel_keeps_finished_samples(settings: Settings) -> None:
 async def test_kill_worker_and_resume_scores_every_task_once(settings: Settings) -> None:
     db = make_engine(settings.database_url)
     async with Client(create_server(settings)) as c:
-        run_id = (await call(c, "run_benchmark", model=MODEL, benchmark="humaneval", limit=8,
-                             max_tokens=256))["run_id"]
+        run_id = await start_and_wait_for(c, limit=8, scored=2)
         st = await call(c, "get_run", run_id=run_id)
-        while st["done"] < 2:
-            st = await call(c, "wait_for_run", run_id=run_id, timeout_s=5)
         run = q.get_run(db, run_id)
         assert run is not None and run.worker_pid
         killed_pid = run.worker_pid
