@@ -54,7 +54,9 @@ class DatasetUnavailable(RuntimeError):
     """The dataset cannot be loaded here (e.g. no internet for a download); says what to do."""
 
 
-class Benchmark(ABC):
+class BenchmarkBase(ABC):
+    """What every benchmark declares, however its samples are solved and judged."""
+
     id: str
     title: str
     description: str
@@ -75,6 +77,18 @@ class Benchmark(ABC):
     @abstractmethod
     def dataset_hash(self) -> str: ...
 
+    def info(self) -> BenchmarkInfo:
+        return BenchmarkInfo(
+            id=self.id, title=self.title, description=self.description,
+            dimensions=list(self.dimensions), task_count=self.nominal_tasks,
+            needs=list(self.needs), metrics=list(self.metrics), cost=self.cost,
+            version=self.version,
+        )
+
+
+class Benchmark(BenchmarkBase):
+    """One chat request per sample, benchdock extracts the code and scores it in the sandbox."""
+
     @abstractmethod
     def messages(self, task: Task) -> list[dict[str, str]]:
         """The chat request for one task."""
@@ -87,16 +101,8 @@ class Benchmark(ABC):
     def reference(self, task: Task) -> str:
         """A known-right answer, as a model would give it (for contract tests and timing)."""
 
-    def prepare(self, sandbox: Sandbox, tasks: list[Task]) -> None:  # noqa: B027
+    def prepare(self, sandbox: Sandbox, tasks: list[Task]) -> None:
         """Once per run before scoring: install checker code, compute expected outputs."""
 
     @abstractmethod
     def score(self, task: Task, code: str, sandbox: Sandbox) -> Verdict: ...
-
-    def info(self) -> BenchmarkInfo:
-        return BenchmarkInfo(
-            id=self.id, title=self.title, description=self.description,
-            dimensions=list(self.dimensions), task_count=self.nominal_tasks,
-            needs=list(self.needs), metrics=list(self.metrics), cost=self.cost,
-            version=self.version,
-        )

@@ -19,6 +19,17 @@ DEFAULT_ENDPOINT = "http://127.0.0.1:8080/v1"
 DEFAULT_IMAGE = "benchdock-sandbox:1"
 
 
+def default_home(env: dict[str, str] | None = None) -> Path:
+    env = dict(os.environ if env is None else env)
+    return Path(env.get("BENCHDOCK_HOME") or platformdirs.user_data_dir("benchdock"))
+
+
+def default_envs_dir(env: dict[str, str] | None = None) -> Path:
+    """Where benchdock keeps reference harnesses' own environments (BFCL's venv)."""
+    env = dict(os.environ if env is None else env)
+    return Path(env.get("BENCHDOCK_ENVS") or default_home(env) / "envs")
+
+
 class ConfigError(ValueError):
     """A setting has a value benchdock cannot use; the message names it and the valid choices."""
 
@@ -52,7 +63,7 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        home = Path(env.get("BENCHDOCK_HOME") or platformdirs.user_data_dir("benchdock"))
+        home = default_home(env)
         endpoints = _endpoints_from(env)
         sandbox = env.get("BENCHDOCK_SANDBOX", "auto").strip().lower() or "auto"
         if sandbox not in ("docker", "local", "auto"):
@@ -77,6 +88,7 @@ class Settings(BaseModel):
             "BENCHDOCK_SANDBOX": self.sandbox,
             "BENCHDOCK_SANDBOX_IMAGE": self.sandbox_image,
             "BENCHDOCK_ENDPOINTS": ",".join(e.url for e in self.endpoints),
+            "BENCHDOCK_ENVS": str(default_envs_dir()),
         }
         if self.config_path:
             out["BENCHDOCK_CONFIG"] = self.config_path

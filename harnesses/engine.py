@@ -14,6 +14,9 @@ import json
 import logging
 import math
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -21,23 +24,29 @@ import httpx
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from sqlalchemy.engine import Engine
 
-from benchdock.harnesses.base import Benchmark, Task
+from benchdock.harnesses.base import Benchmark, BenchmarkBase, Task
 from benchdock.harnesses.config import EndpointConfig, Settings
+from benchdock.harnesses.delegated import (
+    DelegatedBenchmark,
+    HarnessSession,
+    SampleOutcome,
+    SessionContext,
+)
 from benchdock.harnesses.llm import (
     ChatResult,
     EndpointError,
     SamplingParams,
+    chat_with_retries,
     request_body,
-    stream_chat,
 )
 from benchdock.harnesses.metrics import compute_metrics
+from benchdock.harnesses.proxy import Exchange, RecordingProxy
 from benchdock.harnesses.registry import get_benchmark
 from benchdock.harnesses.sandbox import Sandbox, open_sandbox
 from benchdock.store import queries as q
 from benchdock.store.models import Generation, Run, Sample
 
 log = logging.getLogger("benchdock.engine")
-RETRIES = 3
 
 
 def cache_key(run: Run, body: dict[str, Any], sample_index: int) -> str:
@@ -78,10 +87,18 @@ class RunExecutor:
         self.run = run
         self.params = SamplingParams.model_validate(run.params)
         self.endpoint = self._endpoint()
-        self.bench: Benchmark = get_benchmark(run.benchmark)
+        self.bench: BenchmarkBase = get_benchmark(run.benchmark)
         self.tasks: dict[str, Task] = {}
         self.sandbox: Sandbox | None = None
+        self.session: HarnessSession | None = None
+        self.extra_metrics: dict[str, Any] = {}
         self.cancelled = False
+
+    @property
+    def chat(self) -> Benchmark:
+        """The benchmark, for the path where benchdock itself asks and scores."""
+        assert isinstance(self.bench, Benchmark)
+        return self.bench
 
     def _endpoint(self) -> EndpointConfig:
         for ep in self.settings.endpoints:
@@ -97,13 +114,17 @@ class RunExecutor:
             wanted = set(run.task_ids)
             self.tasks = {t.id: t for t in all_tasks if t.id in wanted}
             total = q.ensure_samples(self.db, run.id, run.task_ids, run.n_samples)
+            if isinstance(self.bench, DelegatedBenchmark):
+                q.heartbeat(self.db, run.id, total=total)
+                await self._delegated(self.bench)
+                return self._finish("cancelled" if self.cancelled else "succeeded")
             # execution is short next to generation: a few runners keep up on any machine
             size = max(1, min(4, os.cpu_count() or 1))
             self.sandbox = await anyio.to_thread.run_sync(
                 open_sandbox, self.settings.sandbox, self.settings.sandbox_image, size
             )
             q.heartbeat(self.db, run.id, total=total, sandbox_used=self.sandbox.kind)
-            await anyio.to_thread.run_sync(self.bench.prepare, self.sandbox, list(self.tasks.values()))
+            await anyio.to_thread.run_sync(self.chat.prepare, self.sandbox, list(self.tasks.values()))
             await self._pipeline()
         except Exception as exc:  # EndpointError, SandboxError, DatasetUnavailable, bugs
             if self.cancelled:
@@ -114,13 +135,15 @@ class RunExecutor:
         finally:
             if self.sandbox is not None:
                 self.sandbox.close()
+            if self.session is not None:
+                self.session.close()
         if self.cancelled:
             return self._finish("cancelled")
         return self._finish("succeeded")
 
     def _finish(self, status: str, error: str | None = None) -> str:
         samples = q.all_samples(self.db, self.run.id)
-        metrics = compute_metrics(samples, self.run.n_samples)
+        metrics = {**compute_metrics(samples, self.run.n_samples), **self.extra_metrics}
         q.finish_run(self.db, self.run.id, status, error=error, metrics=metrics)
         return status
 
@@ -154,13 +177,55 @@ class RunExecutor:
                 self.cancelled = True
                 if self.sandbox is not None:
                     self.sandbox.close()  # kills running containers: execution stops now
+                if self.session is not None:
+                    self.session.close()  # the harness's container or process goes too
                 scope.cancel()
                 return
+
+    async def _delegated(self, bench: DelegatedBenchmark) -> None:
+        """The reference harness asks and judges; benchdock's proxy sits between it and the
+        endpoint, and each outcome is committed as it arrives."""
+        proxy = RecordingProxy(self.db, self.run, self.endpoint, self.params, cache_key,
+                               self.settings.request_timeout_s, self.transport)
+        sock_dir = Path(tempfile.mkdtemp(prefix="bdproxy-"))  # short: unix socket paths are
+        sock_dir.chmod(0o755)                                   # limited to ~100 bytes
+        pending = q.unscored_samples(self.db, self.run.id)
+        limiter = anyio.CapacityLimiter(max(1, self.run.concurrency))
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._watch, tg.cancel_scope)
+                await tg.start(proxy.serve, str(sock_dir / "proxy.sock"))
+                ctx = SessionContext(settings=self.settings, run=self.run,
+                                     proxy_socket=sock_dir / "proxy.sock",
+                                     threads=max(1, self.run.concurrency))
+                self.session = await anyio.to_thread.run_sync(bench.open_session, ctx)
+                session = self.session
+                q.heartbeat(self.db, self.run.id, sandbox_used=session.sandbox_kind)
+                async with anyio.create_task_group() as work:
+                    for s in pending:
+                        work.start_soon(self._solve_one, session, proxy, limiter, s)
+                self.extra_metrics = await session.summarise(q.all_samples(self.db, self.run.id))
+                tg.cancel_scope.cancel()  # stop the watcher and the proxy: all work is done
+        finally:
+            shutil.rmtree(sock_dir, ignore_errors=True)
+
+    async def _solve_one(self, session: HarnessSession, proxy: RecordingProxy,
+                         limiter: anyio.CapacityLimiter, s: Sample) -> None:
+        tag = str(s.id)
+        async with limiter:
+            out = await session.solve(self.tasks[s.task_id], tag)
+        exchanges, failure = proxy.take(tag)
+        if failure is not None:  # the endpoint failed, not the model: fail the run, resumable
+            raise EndpointError(f"sample {s.task_id}: {failure}")
+        q.save_generation(self.db, s.id or 0, **generation_values(out, exchanges))
+        q.save_verdict(self.db, s.id or 0, verdict=out.verdict, detail=out.detail, exec_s=0.0,
+                       extra={**out.extra, "exchanges": [e.model_dump(exclude_defaults=True)
+                                                         for e in exchanges]})
 
     async def _generate(self, client: httpx.AsyncClient, limiter: anyio.CapacityLimiter,
                         s: Sample, send: ObjectSendStream[Sample]) -> None:
         task = self.tasks[s.task_id]
-        body = request_body(self.run.model, self.bench.messages(task), self.params)
+        body = request_body(self.run.model, self.chat.messages(task), self.params)
         key = cache_key(self.run, body, s.sample_index)
         hit = q.cache_get(self.db, key)
         if hit is not None:
@@ -176,7 +241,7 @@ class RunExecutor:
                 finish_reason=res.finish_reason, prompt_tokens=res.prompt_tokens,
                 completion_tokens=res.completion_tokens, latency_s=res.latency_s, ttft_s=res.ttft_s))
             cached = False
-        code = await anyio.to_thread.run_sync(self.bench.extract, task, res.content)
+        code = await anyio.to_thread.run_sync(self.chat.extract, task, res.content)
         values = dict(
             generation_key=key, completion=res.content, reasoning=res.reasoning, code=code,
             finish_reason=res.finish_reason, truncated=res.finish_reason == "length",
@@ -188,17 +253,7 @@ class RunExecutor:
             await send.send(s.model_copy(update=values))
 
     async def _ask(self, client: httpx.AsyncClient, body: dict[str, Any]) -> ChatResult:
-        delay = 1.0
-        for attempt in range(RETRIES):
-            try:
-                return await stream_chat(client, self.endpoint, body)
-            except EndpointError as exc:
-                if attempt == RETRIES - 1 or (exc.status is not None and exc.status < 500):
-                    raise  # a 4xx will not get better by asking again
-                log.warning("request failed (%s); retrying in %.0fs", exc, delay)
-                await anyio.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
+        return await chat_with_retries(client, self.endpoint, body)
 
     async def _score_loop(self, recv: ObjectReceiveStream[Sample]) -> None:
         assert self.sandbox is not None
@@ -210,6 +265,21 @@ class RunExecutor:
                                    exec_s=0.0)
                     continue
                 v = await anyio.to_thread.run_sync(
-                    self.bench.score, task, s.code or "", self.sandbox, abandon_on_cancel=True)
+                    self.chat.score, task, s.code or "", self.sandbox, abandon_on_cancel=True)
                 q.save_verdict(self.db, s.id or 0, verdict=v.verdict, base_verdict=v.base,
                                plus_verdict=v.plus, detail=v.detail, exec_s=v.exec_s)
+
+
+def generation_values(out: SampleOutcome, exchanges: list[Exchange]) -> dict[str, Any]:
+    """A sample's answer and its timing summed over the exchanges it took."""
+    ok = [e for e in exchanges if e.status == 200]
+    last = ok[-1] if ok else None
+    return dict(
+        completion=out.completion, code=out.code,
+        finish_reason=last.finish_reason if last else None,
+        truncated=any(e.finish_reason == "length" for e in ok),
+        cached=bool(ok) and all(e.cached for e in ok),
+        latency_s=sum(e.latency_s for e in ok) if ok else None,
+        ttft_s=ok[0].ttft_s if ok else None,
+        completion_tokens=sum(e.completion_tokens or 0 for e in ok) if ok else None,
+    )

@@ -9,13 +9,18 @@ Reasoning models stream their thinking as `reasoning_content` (llama-server, vLL
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
+import anyio
 import httpx
 from pydantic import BaseModel, Field
 
 from benchdock.harnesses.config import EndpointConfig
+
+log = logging.getLogger("benchdock.llm")
+RETRIES = 3
 
 
 class EndpointError(RuntimeError):
@@ -43,6 +48,7 @@ class ChatResult(BaseModel):
     completion_tokens: int | None = None
     latency_s: float
     ttft_s: float | None = None
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 def request_body(model: str, messages: list[dict[str, str]], p: SamplingParams) -> dict[str, Any]:
@@ -62,6 +68,7 @@ async def stream_chat(
     headers = {"Authorization": f"Bearer {ep.api_key}"} if ep.api_key else {}
     content: list[str] = []
     reasoning: list[str] = []
+    calls: dict[int, dict[str, Any]] = {}
     finish: str | None = None
     usage: dict[str, Any] = {}
     chunks = 0
@@ -91,7 +98,9 @@ async def stream_chat(
                     delta = choice.get("delta") or {}
                     piece = delta.get("content")
                     think = delta.get("reasoning_content") or delta.get("reasoning")
-                    if piece or think:
+                    for tc in delta.get("tool_calls") or []:
+                        _merge_tool_call(calls, tc)
+                    if piece or think or delta.get("tool_calls"):
                         chunks += 1
                         if ttft is None:
                             ttft = time.perf_counter() - t0
@@ -112,4 +121,39 @@ async def stream_chat(
         completion_tokens=usage.get("completion_tokens") or chunks,
         latency_s=latency,
         ttft_s=ttft,
+        tool_calls=[calls[i] for i in sorted(calls)] or None,
     )
+
+
+def _merge_tool_call(calls: dict[int, dict[str, Any]], tc: dict[str, Any]) -> None:
+    """Streamed tool calls arrive in pieces keyed by index: the name once, the arguments in
+    fragments to concatenate."""
+    idx = int(tc.get("index", len(calls)))
+    call = calls.setdefault(idx, {"id": None, "type": "function",
+                                  "function": {"name": "", "arguments": ""}})
+    if tc.get("id"):
+        call["id"] = tc["id"]
+    fn = tc.get("function") or {}
+    if fn.get("name"):
+        call["function"]["name"] += fn["name"]
+    if fn.get("arguments"):
+        call["function"]["arguments"] += fn["arguments"]
+    if call["id"] is None:
+        call["id"] = f"call_{idx}"
+
+
+async def chat_with_retries(
+    client: httpx.AsyncClient, ep: EndpointConfig, body: dict[str, Any], retries: int = RETRIES
+) -> ChatResult:
+    """`stream_chat`, retried with backoff on 5xx and connection errors; a 4xx is final."""
+    delay = 1.0
+    for attempt in range(retries):
+        try:
+            return await stream_chat(client, ep, body)
+        except EndpointError as exc:
+            if attempt == retries - 1 or (exc.status is not None and exc.status < 500):
+                raise
+            log.warning("request failed (%s); retrying in %.0fs", exc, delay)
+            await anyio.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")

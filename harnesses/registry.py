@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from benchdock.harnesses.base import Benchmark
+from benchdock.harnesses.base import BenchmarkBase
+from benchdock.harnesses.bfcl.harness import bfcl_benchmarks
 from benchdock.harnesses.evalplus_sets import HumanEvalPlus, MbppPlus
 from benchdock.harnesses.humaneval import HumanEval
 
-BENCHMARKS: dict[str, Callable[[], Benchmark]] = {
+BENCHMARKS: dict[str, Callable[[], BenchmarkBase]] = {
     "humaneval": HumanEval,
     "humaneval-plus": HumanEvalPlus,
     "mbpp-plus": MbppPlus,
+    **bfcl_benchmarks(),
 }
 
 
@@ -20,14 +22,12 @@ class UnknownBenchmark(KeyError):
         return str(self.args[0])
 
 
-def get_benchmark(name: str) -> Benchmark:
-    try:
-        return BENCHMARKS[name]()
-    except KeyError:
-        raise UnknownBenchmark(
-            f"unknown benchmark {name!r}; valid choices: {', '.join(BENCHMARKS)}"
-        ) from None
+def get_benchmark(name: str) -> BenchmarkBase:
+    make = BENCHMARKS.get(name) or BENCHMARKS.get(name.replace("_", "-"))
+    if make is None:
+        raise UnknownBenchmark(f"unknown benchmark {name!r}; valid choices: {', '.join(BENCHMARKS)}")
+    return make()
 
 
-def all_benchmarks() -> list[Benchmark]:
+def all_benchmarks() -> list[BenchmarkBase]:
     return [make() for make in BENCHMARKS.values()]

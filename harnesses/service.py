@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from benchdock.harnesses.base import DatasetUnavailable
 from benchdock.harnesses.config import EndpointConfig, Settings
+from benchdock.harnesses.delegated import DelegatedBenchmark
 from benchdock.harnesses.endpoints import EndpointStatus, ModelInfo, default_concurrency, discover
 from benchdock.harnesses.errors import BenchdockError
 from benchdock.harnesses.llm import SamplingParams
@@ -63,11 +64,13 @@ async def queue_run(settings: Settings, db: Engine, req: RunRequest) -> Run:
         raise BenchdockError(
             f"n_samples={req.n_samples} with temperature=0 would ask for {req.n_samples} identical "
             "greedy answers; set temperature > 0 (e.g. 0.8) for pass@k, or n_samples=1")
-    ep, status, info = await find_model(settings, req.model, req.endpoint)
+    if req.mode is not None and not isinstance(bench, DelegatedBenchmark):
+        raise BenchdockError(f"mode={req.mode!r} applies to the bfcl benchmarks only, not {bench.id}")
     try:
         all_tasks = await anyio.to_thread.run_sync(bench.tasks)
     except DatasetUnavailable as exc:
         raise BenchdockError(str(exc)) from None
+    ep, status, info = await find_model(settings, req.model, req.endpoint)
     ids = [t.id for t in all_tasks]
     if req.tasks:
         unknown = [t for t in req.tasks if t not in set(ids)]
@@ -81,11 +84,13 @@ async def queue_run(settings: Settings, db: Engine, req: RunRequest) -> Run:
     if req.limit is not None:
         chosen = chosen[: req.limit]
     params = SamplingParams(temperature=req.temperature, top_p=req.top_p,
-                            max_tokens=req.max_tokens, seed=req.seed)
+                            max_tokens=req.max_tokens, seed=req.seed).model_dump()
+    if isinstance(bench, DelegatedBenchmark):
+        params.update(await bench.configure(ep, req.model, {"mode": req.mode}))
     run = Run(
         id=uuid.uuid4().hex[:12], benchmark=bench.id, benchmark_version=bench.version,
         dataset_hash=await anyio.to_thread.run_sync(bench.dataset_hash), model=req.model,
-        endpoint_url=ep.url, model_identity=info.model_dump(), params=params.model_dump(),
+        endpoint_url=ep.url, model_identity=info.model_dump(), params=params,
         task_ids=chosen, n_samples=req.n_samples,
         concurrency=req.concurrency or default_concurrency(status, info, ep),
         sandbox_requested=settings.sandbox, total=len(chosen) * req.n_samples,

@@ -23,6 +23,9 @@ class RunRequest(BaseModel):
     concurrency: int | None = Field(default=None, ge=1, le=64,
                                     description="Requests at once; default: the server's slots")
     endpoint: str | None = Field(default=None, description="Endpoint URL or name, if ambiguous")
+    mode: str | None = Field(default=None, description=(
+        "BFCL only: native (the tools field), prompting (calls as text), or auto (native "
+        "where the endpoint does it)"))
 
 
 class RunStatus(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
@@ -20,8 +20,25 @@ def _initial(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
 
 
+def _add_columns(*columns: tuple[str, str]) -> Callable[[Engine], None]:
+    """ALTER TABLE ... ADD COLUMN for stores made before the column existed; a new store,
+    made by `_initial` from the current models, has them already."""
+
+    def apply(engine: Engine) -> None:
+        insp = inspect(engine)
+        with engine.begin() as conn:
+            for table_col, sql_type in columns:
+                table, column = table_col.split(".")
+                if column not in {c["name"] for c in insp.get_columns(table)}:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+
+    return apply
+
+
 MIGRATIONS: list[tuple[str, Callable[[Engine], None]]] = [
     ("0001_initial", _initial),
+    ("0002_sample_extra_and_tool_calls", _add_columns(("sample.extra", "JSON"),
+                                                      ("generation.tool_calls", "JSON"))),
 ]
 
 

@@ -74,6 +74,9 @@ class Sample(SQLModel, table=True):
     detail: str | None = Field(default=None, sa_column=Column(Text))
     exec_s: float | None = None
     scored_at: datetime | None = None
+    # evidence a harness keeps beyond the common fields (BFCL: decoded calls, the checker's
+    # error type, the possible answers, every exchange with the model)
+    extra: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class Generation(SQLModel, table=True):
@@ -88,6 +91,7 @@ class Generation(SQLModel, table=True):
     completion_tokens: int | None = None
     latency_s: float | None = None
     ttft_s: float | None = None
+    tool_calls: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow)
 
 

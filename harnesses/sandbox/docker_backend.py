@@ -32,14 +32,21 @@ def docker_client(timeout: float = 10.0) -> Any:
 
 
 class _ContainerChannel(Channel):
-    def __init__(self, client: Any, image: str, limits: dict[str, Any]) -> None:
+    """`command` defaults to the sandbox runner; a reference harness passes its own program,
+    the read-only `volumes` it needs and its `environment`, under the same confinement."""
+
+    def __init__(self, client: Any, image: str, limits: dict[str, Any],
+                 command: list[str] | None = None, volumes: dict[str, dict[str, str]] | None = None,
+                 environment: dict[str, str] | None = None) -> None:
         super().__init__()
         import docker.errors
 
+        env = {"BENCHDOCK_RUNNER_DIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", **(environment or {})}
         try:
             self.container = client.containers.create(
                 image,
-                command=["python3", "-u", "-c", RUNNER_SOURCE],
+                command=command or ["python3", "-u", "-c", RUNNER_SOURCE],
+                volumes=volumes or {},
                 stdin_open=True,
                 detach=False,
                 auto_remove=True,
@@ -53,7 +60,7 @@ class _ContainerChannel(Channel):
                 memswap_limit=limits["memory"],
                 nano_cpus=int(limits["cpus"] * 1e9),
                 pids_limit=limits["pids"],
-                environment={"BENCHDOCK_RUNNER_DIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},
+                environment=env,
                 labels={LABEL: "1", f"{LABEL}.owner": f"{socket.gethostname()}:{os.getpid()}"},
             )
         except docker.errors.ImageNotFound as exc:
@@ -122,6 +129,14 @@ class DockerSandbox(Sandbox):
 
     def _open_channel(self) -> Channel:
         return _ContainerChannel(self.client, self.image, self.limits)
+
+
+def open_container_channel(image: str, command: list[str], volumes: dict[str, dict[str, str]],
+                           environment: dict[str, str], memory: str = "4g", cpus: float = 2.0,
+                           pids: int = 512, tmpfs: str = "1g") -> Channel:
+    """One confined container running `command`, talking JSON lines on stdin/stdout."""
+    limits = {"memory": memory, "cpus": cpus, "pids": pids, "tmpfs": tmpfs}
+    return _ContainerChannel(docker_client(), image, limits, command, volumes, environment)
 
 
 def reap_orphans() -> int:

@@ -21,14 +21,17 @@ _PATH = os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/us
 
 
 class _ProcessChannel(Channel):
-    def __init__(self) -> None:
+    """`argv` defaults to the sandbox runner under benchdock's interpreter."""
+
+    def __init__(self, argv: list[str] | None = None, env: dict[str, str] | None = None) -> None:
         super().__init__()
         self.dir = tempfile.mkdtemp(prefix="benchdock-sbx-")
         self.proc = subprocess.Popen(
-            [sys.executable, "-u", "-c", RUNNER_SOURCE],
+            argv or [sys.executable, "-u", "-c", RUNNER_SOURCE],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env={"BENCHDOCK_RUNNER_DIR": self.dir, "PATH": _PATH},
-            start_new_session=True,
+            env={"BENCHDOCK_RUNNER_DIR": self.dir, "PATH": _PATH, "HOME": self.dir,
+                 **(env or {})},
+            start_new_session=True, cwd=self.dir,
         )
         threading.Thread(target=self._pump, daemon=True).start()
 
@@ -48,6 +51,12 @@ class _ProcessChannel(Channel):
             self.proc.kill()
         self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def open_process_channel(argv: list[str], env: dict[str, str]) -> Channel:
+    """One subprocess running `argv`, talking JSON lines on stdin/stdout (no isolation
+    beyond its own session and working directory)."""
+    return _ProcessChannel(argv, env)
 
 
 class LocalSandbox(Sandbox):

@@ -1,0 +1,1 @@
+"""BFCL, the Berkeley Function Calling Leaderboard, run by bfcl-eval itself."""

@@ -1,0 +1,147 @@
+"""BFCL (the Berkeley Function Calling Leaderboard) as benchdock benchmarks: `bfcl` for every
+offline category, `bfcl-<category>` for one.
+
+The data, the prompts, the parsing, the multi-turn loop and the checkers are bfcl-eval's
+own (see `bridge.py`); benchdock decides how to ask (native tool calls or prompting), keeps
+the run, and reports accuracy per category with intervals and BFCL's own overall figure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchdock.harnesses.base import DatasetUnavailable, Task
+from benchdock.harnesses.bfcl.categories import OFFLINE, Category
+from benchdock.harnesses.bfcl.environment import BFCL_VERSION, EnvironmentMissing, load_env
+from benchdock.harnesses.config import EndpointConfig, default_envs_dir
+from benchdock.harnesses.delegated import DelegatedBenchmark, HarnessSession, SessionContext
+from benchdock.harnesses.errors import BenchdockError
+
+MODES = ("auto", "native", "prompting")
+PROBE_TOOL = {"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather for a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                   "required": ["city"]}}}
+
+
+class Bfcl(DelegatedBenchmark):
+    dimensions = ("tool_use",)
+    metrics = ("pass@1", "accuracy per category", "BFCL overall")
+    needs: tuple[str, ...] = ("bfcl-env (benchdock setup bfcl)", "docker (recommended)")
+
+    def __init__(self, categories: list[Category], bench_id: str, title: str) -> None:
+        self.categories = categories
+        self.id = bench_id
+        self.title = title
+        self.nominal_tasks = sum(c.count for c in categories)
+        names = ", ".join(c.name for c in categories)
+        multi = any(c.kind == "multi_turn" for c in categories)
+        self.description = (
+            f"BFCL v4 ({names}), scored by bfcl-eval's own checkers"
+            + (": multi-turn conversations run BFCL's simulators in the sandbox" if multi else "")
+            + ". Native tool calls where the endpoint supports them, else BFCL's prompting.")
+        self.cost = (f"{self.nominal_tasks} questions; multi-turn ones take several requests each"
+                     if multi else f"{self.nominal_tasks} requests, ~100 tokens out each")
+        blocked = [c for c in categories if not c.offline]
+        if blocked:
+            self.needs = ("internet", *self.needs)
+            self.description += " NOT RUNNABLE HERE: " + "; ".join(
+                f"{c.name} {c.why_not}" for c in blocked)
+
+    @property
+    def version(self) -> str:
+        return f"bfcl-eval {BFCL_VERSION}"
+
+    def _files(self) -> list[Path]:
+        blocked = [c for c in self.categories if not c.offline]
+        if blocked:
+            raise DatasetUnavailable("; ".join(f"{c.name} {c.why_not}" for c in blocked) +
+                                     f". Offline categories: {', '.join(c.name for c in OFFLINE)}")
+        try:
+            env = load_env(default_envs_dir())
+        except EnvironmentMissing as exc:
+            raise DatasetUnavailable(str(exc)) from None
+        return [env.data_dir / f"BFCL_v4_{c.name}.json" for c in self.categories]
+
+    def tasks(self) -> list[Task]:
+        out: list[Task] = []
+        for path in self._files():
+            with path.open() as fh:
+                for line in fh:
+                    if line.strip():
+                        e = json.loads(line)
+                        first = e["question"][0] if e.get("question") else []
+                        text = " | ".join(m.get("content", "") for m in first
+                                          if isinstance(m, dict))
+                        out.append(Task(id=e["id"], prompt=text, entry_point=""))
+        return out
+
+    def dataset_hash(self) -> str:
+        h = hashlib.sha256()
+        for path in self._files():
+            h.update(path.read_bytes())
+        return h.hexdigest()[:16]
+
+    def open_session(self, ctx: SessionContext) -> HarnessSession:
+        from benchdock.harnesses.bfcl.session import BfclSession
+
+        return BfclSession(load_env(default_envs_dir()), ctx)
+
+    async def configure(self, endpoint: EndpointConfig, model: str,
+                        options: dict[str, Any]) -> dict[str, Any]:
+        mode = options.get("mode") or "auto"
+        if mode not in MODES:
+            raise BenchdockError(f"unknown mode {mode!r} for {self.id}; valid: {', '.join(MODES)}")
+        supported, why = await probe_native(endpoint, model)
+        if mode == "native" and supported is False and why.startswith("the endpoint refused"):
+            raise BenchdockError(
+                f"mode='native' asked, but {why}. Use mode='prompting' (BFCL's text format), "
+                "or for llama-server start it with --jinja")
+        if mode == "auto":
+            mode = "native" if supported else "prompting"
+            why = ("auto: " + why)
+        else:
+            why = f"{mode} as asked (probe: {why})"
+        return {"bfcl_mode": mode, "bfcl_mode_reason": why}
+
+
+async def probe_native(ep: EndpointConfig, model: str) -> tuple[bool, str]:
+    """Does the endpoint do native function calling? One small request with a tool."""
+    body = {"model": model, "max_tokens": 64, "temperature": 0, "tools": [PROBE_TOOL],
+            "messages": [{"role": "user", "content": "What is the weather in Paris? "
+                                                     "Use the get_weather tool."}]}
+    headers = {"Authorization": f"Bearer {ep.api_key}"} if ep.api_key else {}
+    timeout = float(os.environ.get("BENCHDOCK_PROBE_TIMEOUT_S", "120"))
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            r = await client.post(f"{ep.url}/chat/completions", json=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return False, f"the probe request failed ({type(exc).__name__}: {exc})"
+    if r.status_code != 200:
+        return False, f"the endpoint refused the tools field (HTTP {r.status_code}: {r.text[:200]})"
+    try:
+        msg = r.json()["choices"][0]["message"]
+    except (ValueError, KeyError, IndexError):
+        return False, f"the probe answer was not a chat completion: {r.text[:200]}"
+    if msg.get("tool_calls"):
+        return True, "the endpoint answered a probe with a native tool call"
+    return False, ("the endpoint accepted the tools field but answered the probe in text, so "
+                   "its chat template may ignore tools (llama-server needs --jinja)")
+
+
+def bfcl_benchmarks() -> dict[str, Any]:
+    """`bfcl` plus one benchmark per category, as registry entries."""
+    from benchdock.harnesses.bfcl.categories import CATEGORIES
+
+    out: dict[str, Any] = {
+        "bfcl": lambda: Bfcl(OFFLINE, "bfcl", "BFCL v4, every offline category"),
+    }
+    for c in CATEGORIES:
+        out[c.benchmark_id] = (lambda c=c: Bfcl([c], c.benchmark_id, f"BFCL v4 {c.name}"))
+    return out
