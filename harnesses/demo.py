@@ -52,7 +52,7 @@ def start_demo_server(port: int | None = None, log: Path | None = None,
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-         "--port", str(port), "--model_alias", DEMO_ALIAS, "--n_ctx", "4096"],
+         "--port", str(port), "--model_alias", DEMO_ALIAS, "--n_ctx", "8192"],
         stdout=out, stderr=out, stdin=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1"

@@ -31,6 +31,11 @@ class EndpointError(RuntimeError):
         self.status = status
 
 
+class EmptyStream(EndpointError):
+    """HTTP 200, then the stream closed with no answer and no [DONE]: llama-cpp-python does
+    this when the prompt does not fit the context. A plain request gets the real error."""
+
+
 class SamplingParams(BaseModel):
     """Defaults reproduce EvalPlus's chat codegen: greedy, top_p 0.95, 768 new tokens."""
 
@@ -74,6 +79,7 @@ async def stream_chat(
     chunks = 0
     t0 = time.perf_counter()
     ttft: float | None = None
+    done = False
     try:
         async with client.stream("POST", f"{ep.url}/chat/completions", json=body,
                                  headers=headers) as r:
@@ -85,6 +91,7 @@ async def stream_chat(
                     continue
                 data = line[5:].strip()
                 if data == "[DONE]":
+                    done = True
                     break
                 try:
                     event = json.loads(data)
@@ -113,6 +120,8 @@ async def stream_chat(
     except httpx.HTTPError as exc:
         raise EndpointError(f"{ep.url}: {type(exc).__name__}: {exc}") from exc
     latency = time.perf_counter() - t0
+    if not done and finish is None and not content and not reasoning and not calls:
+        raise EmptyStream(f"{ep.url} closed the stream without an answer")
     return ChatResult(
         content="".join(content),
         reasoning="".join(reasoning) or None,
@@ -151,7 +160,8 @@ async def chat_with_retries(
         try:
             return await stream_chat(client, ep, body)
         except EndpointError as exc:
-            if attempt == retries - 1 or (exc.status is not None and exc.status < 500):
+            if (attempt == retries - 1 or isinstance(exc, EmptyStream)
+                    or (exc.status is not None and exc.status < 500)):
                 raise
             log.warning("request failed (%s); retrying in %.0fs", exc, delay)
             await anyio.sleep(delay)

@@ -29,7 +29,13 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
 from benchdock.harnesses.config import EndpointConfig
-from benchdock.harnesses.llm import ChatResult, EndpointError, SamplingParams, chat_with_retries
+from benchdock.harnesses.llm import (
+    ChatResult,
+    EmptyStream,
+    EndpointError,
+    SamplingParams,
+    chat_with_retries,
+)
 from benchdock.store import queries as q
 from benchdock.store.models import Generation, Run
 
@@ -58,8 +64,9 @@ class RecordingProxy:
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.db, self.run, self.endpoint, self.params = db, run, endpoint, params
         self.cache_key = cache_key
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=10.0),
-                                        transport=transport)
+        self.timeout = httpx.Timeout(timeout_s, connect=10.0)
+        self.transport = transport
+        self.client = httpx.AsyncClient(timeout=self.timeout, transport=transport)
         self.exchanges: dict[str, list[Exchange]] = defaultdict(list)
         self.failures: dict[str, str] = {}
 
@@ -133,7 +140,10 @@ class RecordingProxy:
             self._record(tag, res, cached=True)
             return 200, _completion(self.run.model, res)
         try:
-            res = await chat_with_retries(self.client, self.endpoint, fwd)
+            try:
+                res = await chat_with_retries(self.client, self.endpoint, fwd)
+            except EmptyStream:
+                res = await self._plain(fwd)
         except EndpointError as exc:
             self.exchanges[tag].append(Exchange(latency_s=0.0, status=exc.status or 502,
                                                 error=str(exc)))
@@ -163,6 +173,31 @@ class RecordingProxy:
         fwd["stream"] = True
         fwd["stream_options"] = {"include_usage": True}
         return fwd
+
+    async def _plain(self, body: dict[str, Any]) -> ChatResult:
+        """The same request unstreamed, to get the endpoint's own error (status and text)."""
+        plain = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+        headers = {"Authorization": f"Bearer {self.endpoint.api_key}"} if self.endpoint.api_key else {}
+        t0 = time.perf_counter()
+        try:  # a fresh connection: the server dropped the streamed one
+            async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as c:
+                r = await c.post(f"{self.endpoint.url}/chat/completions", json=plain,
+                                 headers=headers)
+        except httpx.HTTPError as exc:
+            raise EndpointError(f"{self.endpoint.url}: {type(exc).__name__}: {exc}") from exc
+        if r.status_code != 200:
+            raise EndpointError(f"{self.endpoint.url} answered HTTP {r.status_code}: "
+                                f"{r.text[:500]}", r.status_code)
+        try:
+            choice = r.json()["choices"][0]
+            msg, usage = choice["message"], r.json().get("usage") or {}
+        except (ValueError, KeyError, IndexError) as exc:
+            raise EndpointError(f"{self.endpoint.url} sent no chat completion: {r.text[:300]}") from exc
+        return ChatResult(content=msg.get("content") or "", finish_reason=choice.get("finish_reason"),
+                          tool_calls=msg.get("tool_calls") or None,
+                          prompt_tokens=usage.get("prompt_tokens"),
+                          completion_tokens=usage.get("completion_tokens"),
+                          latency_s=time.perf_counter() - t0)
 
     def _record(self, tag: str, res: ChatResult, cached: bool) -> None:
         self.exchanges[tag].append(Exchange(

@@ -87,6 +87,8 @@ def print_results(res: Results) -> None:
             rows.append([f"{name} ({label})", f"{sc['value']:.3f}", f"[{lo:.3f}, {hi:.3f}]", str(sc["n"])])
     if rows:
         print(_table(rows, ["metric", "value", "95% CI", "n"]))
+    if res.metrics.get("bfcl"):
+        print_bfcl(res.metrics["bfcl"], r.params)
     t = res.metrics.get("timing", {})
 
     def fmt(v: float | None, f: str) -> str:
@@ -98,6 +100,18 @@ def print_results(res: Results) -> None:
     if res.samples:
         print(_table([[s.task_id, s.status, _short(s.detail)] for s in res.samples],
                      ["task", "verdict", "detail"]))
+
+
+def print_bfcl(bfcl: dict[str, Any], params: dict[str, Any]) -> None:
+    """BFCL's per-category table and its own overall figures."""
+    print(f"BFCL, {bfcl.get('mode')} mode ({params.get('bfcl_mode_reason', '')})")
+    rows = [[cat, f"{v['accuracy']:.3f}", f"[{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]",
+             f"{v['correct']}/{v['n']}"] for cat, v in bfcl.get("per_category", {}).items()]
+    print(_table(rows, ["category", "accuracy", "95% CI", "correct"]))
+    overall = bfcl.get("overall") or {}
+    figures = [f"{k} {v:.3f}" for k, v in overall.items() if isinstance(v, float)]
+    if figures:
+        print("BFCL aggregate: " + ", ".join(figures))
 
 
 def _short(detail: str | None) -> str:
@@ -142,7 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         req = RunRequest(model=args.model, benchmark=args.benchmark, limit=args.limit,
                          n_samples=args.n_samples, temperature=args.temperature,
-                         max_tokens=args.max_tokens)
+                         max_tokens=args.max_tokens, mode=args.mode)
         core = service.Core(settings)
         run = anyio.run(service.queue_run, settings, core.db, req)
         print(f"queued run {run.id}: {run.model} on {run.benchmark}, {run.total} samples, "
@@ -196,6 +210,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_setup(args: argparse.Namespace) -> int:
+    from benchdock.harnesses.bfcl.environment import EnvironmentMissing, ensure_env
+    from benchdock.harnesses.config import default_envs_dir
+
+    try:
+        env = ensure_env(default_envs_dir(), say=lambda m: print(m, file=sys.stderr))
+    except EnvironmentMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"bfcl: {env.root} (Python {env.python_version})")
+    return 0
+
+
 def cmd_build_image(args: argparse.Namespace) -> int:
     from benchdock.harnesses.sandbox.image import build_image
 
@@ -231,6 +258,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--temperature", type=float, default=0.0)
     s.add_argument("--max-tokens", type=int, default=768)
     s.add_argument("--show", type=int, default=10, help="samples to print")
+    s.add_argument("--mode", choices=["auto", "native", "prompting"], default=None,
+                   help="bfcl benchmarks: how to ask for function calls (default auto)")
     s.set_defaults(fn=cmd_run)
     sub.add_parser("models", help="list models on the configured endpoints").set_defaults(fn=cmd_models)
     sub.add_parser("benchmarks", help="list benchmarks").set_defaults(fn=cmd_benchmarks)
@@ -244,6 +273,10 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("compare", help="models x benchmarks table")
     s.add_argument("models", nargs="*")
     s.set_defaults(fn=cmd_compare)
+    s = sub.add_parser("setup", help="install a reference harness's own environment (bfcl)")
+    s.add_argument("harness", choices=["bfcl"])
+    s.set_defaults(fn=cmd_setup)
+
     s = sub.add_parser("build-image", help="build the Docker sandbox image")
     s.add_argument("--base", default=None, help="base image (default python:3.12-slim)")
     s.add_argument("--tag", default=None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastmcp import FastMCP
 from pydantic import BaseModel, Field
@@ -25,6 +25,8 @@ class QueuedRun(BaseModel):
     total: int = Field(description="Samples to score (tasks x n_samples)")
     concurrency: int = Field(description="Requests the run sends at once")
     endpoint: str
+    mode: str | None = Field(default=None, description="bfcl: native or prompting, as decided")
+    mode_reason: str | None = Field(default=None, description="bfcl: why that mode")
 
 
 def register(mcp: FastMCP, core: Core) -> None:
@@ -50,6 +52,10 @@ def register(mcp: FastMCP, core: Core) -> None:
         concurrency: Annotated[int | None, Field(ge=1, le=64, description=(
             "Requests at once; default: what the server reports it can serve"))] = None,
         endpoint: Annotated[str | None, Field(description="Endpoint URL or name if the model id is on several")] = None,
+        mode: Annotated[Literal["auto", "native", "prompting"] | None, Field(description=(
+            "bfcl benchmarks only: native function calling (the tools field), prompting "
+            "(calls written as text, parsed as BFCL does), or auto (default: native where "
+            "the endpoint answers a probe with a tool call)"))] = None,
     ) -> QueuedRun:
         """Queue an evaluation of `model` on `benchmark` and return its run_id at once. The run
         is executed by a background worker (it survives this server); follow it with
@@ -58,7 +64,9 @@ def register(mcp: FastMCP, core: Core) -> None:
         req = RunRequest(model=model, benchmark=benchmark, limit=limit, tasks=tasks,
                          n_samples=n_samples, temperature=temperature, top_p=top_p,
                          max_tokens=max_tokens, seed=seed, concurrency=concurrency,
-                         endpoint=endpoint)
+                         endpoint=endpoint, mode=mode)
         run = await service.queue_run(core.settings, core.db, req)
         return QueuedRun(run_id=run.id, status=run.status, total=run.total,
-                         concurrency=run.concurrency, endpoint=run.endpoint_url)
+                         concurrency=run.concurrency, endpoint=run.endpoint_url,
+                         mode=run.params.get("bfcl_mode"),
+                         mode_reason=run.params.get("bfcl_mode_reason"))
