@@ -174,6 +174,7 @@ def _view(s: Sample, raw: bool) -> SampleView:
         truncated=s.truncated, finish_reason=s.finish_reason, latency_s=s.latency_s,
         ttft_s=s.ttft_s, completion_tokens=s.completion_tokens, cached=s.cached,
         completion=s.completion if raw else None, reasoning=s.reasoning if raw else None,
+        evidence=s.extra,
     )
 
 

@@ -62,6 +62,9 @@ class SampleView(BaseModel):
     cached: bool = False
     completion: str | None = Field(default=None, description="Raw answer (include_raw=true)")
     reasoning: str | None = Field(default=None, description="Thinking, kept apart from the answer")
+    evidence: dict[str, Any] | None = Field(default=None, description=(
+        "Harness-specific evidence (BFCL: category, mode, decoded calls, the checker's "
+        "error_type and the possible answers, each exchange with the model)"))
 
 
 class Results(BaseModel):

@@ -132,18 +132,22 @@ def _pct(value: str | None) -> float | None:
         return None
 
 
+# (table, column) in BFCL's CSVs: the section figures that enter its overall number
 OVERALL_COLUMNS = {
-    "overall": "Overall Acc", "non_live": "Non-Live AST Acc", "live": "Live Acc",
-    "multi_turn": "Multi Turn Acc", "irrelevance": "Irrelevance Detection",
-    "relevance": "Relevance Detection",
+    "overall": ("overall", "Overall Acc"),
+    "non_live": ("non_live", "Non-Live Overall Acc"),
+    "live": ("live", "Live Overall Acc"),
+    "multi_turn": ("multi_turn", "Multi Turn Overall Acc"),
+    "irrelevance": ("overall", "Irrelevance Detection"),
+    "relevance": ("overall", "Relevance Detection"),
 }
 
 
 def bfcl_overall(tables: dict[str, dict[str, str]]) -> dict[str, Any]:
-    row = tables.get("overall", {})
-    out: dict[str, Any] = {k: _pct(row.get(col)) for k, col in OVERALL_COLUMNS.items()}
-    out["note"] = ("BFCL's own aggregation (generate_leaderboard_csv): its weights 10/10/10/30/40 "
-                   "over non-live, live, irrelevance, multi-turn and agentic; categories not "
-                   "run count as 0 there, as on BFCL's leaderboard, and the agentic 40% is "
-                   "never run offline")
+    out: dict[str, Any] = {k: _pct(tables.get(t, {}).get(col))
+                           for k, (t, col) in OVERALL_COLUMNS.items()}
+    out["note"] = ("BFCL's own aggregation (generate_leaderboard_csv): weights 10/10/10/30/40 "
+                   "over non-live, live, irrelevance, multi-turn and agentic; a category not "
+                   "run counts as 0 there, as on BFCL's leaderboard (null = BFCL shows N/A), "
+                   "and the agentic 40% is never run offline")
     return out
