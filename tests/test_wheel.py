@@ -28,8 +28,9 @@ def test_wheel_installs_and_runs_anywhere(tmp_path: Path) -> None:
     assert out.stdout.startswith("create_server True") and str(venv) in out.stdout
     out = subprocess.run([str(venv / "bin" / "benchdock"), "benchmarks"], cwd=elsewhere,
                          check=True, capture_output=True, text=True)
-    assert "humaneval-plus" in out.stdout
+    assert "humaneval-plus" in out.stdout and "bfcl-multi-turn-base" in out.stdout
     listing = subprocess.run([str(py), "-m", "zipfile", "-l", str(wheel)], check=True,
                              capture_output=True, text=True).stdout
     assert "benchdock/harnesses/sandbox/Dockerfile" in listing
     assert "benchdock/harnesses/sandbox/runner.py" in listing
+    assert "benchdock/harnesses/bfcl/bridge.py" in listing  # read as source, run in BFCL's venv
