@@ -77,6 +77,10 @@ class BenchmarkBase(ABC):
     @abstractmethod
     def dataset_hash(self) -> str: ...
 
+    def first(self, ids: list[str], limit: int) -> list[str]:
+        """What `limit` keeps of the task ids (in order): the first N."""
+        return ids[:limit]
+
     def info(self) -> BenchmarkInfo:
         return BenchmarkInfo(
             id=self.id, title=self.title, description=self.description,

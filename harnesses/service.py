@@ -82,7 +82,7 @@ async def queue_run(settings: Settings, db: Engine, req: RunRequest) -> Run:
     else:
         chosen = ids
     if req.limit is not None:
-        chosen = chosen[: req.limit]
+        chosen = bench.first(chosen, req.limit)
     params = SamplingParams(temperature=req.temperature, top_p=req.top_p,
                             max_tokens=req.max_tokens, seed=req.seed).model_dump()
     if isinstance(bench, DelegatedBenchmark):

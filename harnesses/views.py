@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 class RunRequest(BaseModel):
     model: str = Field(description="Model id as list_models shows it")
     benchmark: str = Field(description="Benchmark id as list_benchmarks shows it")
-    limit: int | None = Field(default=None, ge=1, description="Only the first N tasks")
+    limit: int | None = Field(default=None, ge=1, description="Only the first N tasks (bfcl: of each category)")
     tasks: list[str] | None = Field(default=None, description="Only these task ids")
     n_samples: int = Field(default=1, ge=1, le=200, description="Samples per task (pass@k)")
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0 = greedy")

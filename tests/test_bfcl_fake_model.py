@@ -274,3 +274,10 @@ def test_unknown_and_online_categories_are_refused_clearly() -> None:
 
     with pytest.raises(DatasetUnavailable, match="internet"):
         online.tasks()
+
+
+def test_limit_takes_the_first_n_of_each_category() -> None:
+    suite = get_benchmark("bfcl")
+    ids = ["simple_python_0", "simple_python_1", "multiple_0", "multiple_1", "live_simple_0-0-0"]
+    assert suite.first(ids, 1) == ["simple_python_0", "multiple_0", "live_simple_0-0-0"]
+    assert get_benchmark("humaneval").first(ids, 2) == ids[:2]

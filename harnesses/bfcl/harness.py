@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from benchdock.harnesses.base import DatasetUnavailable, Task
-from benchdock.harnesses.bfcl.categories import OFFLINE, Category
+from benchdock.harnesses.bfcl.categories import OFFLINE, Category, category_of
 from benchdock.harnesses.bfcl.environment import BFCL_VERSION, EnvironmentMissing, load_env
 from benchdock.harnesses.config import EndpointConfig, default_envs_dir
 from benchdock.harnesses.delegated import DelegatedBenchmark, HarnessSession, SessionContext
@@ -80,6 +80,17 @@ class Bfcl(DelegatedBenchmark):
                         text = " | ".join(m.get("content", "") for m in first
                                           if isinstance(m, dict))
                         out.append(Task(id=e["id"], prompt=text, entry_point=""))
+        return out
+
+    def first(self, ids: list[str], limit: int) -> list[str]:
+        """The first N of each category, so a limited `bfcl` run still covers them all."""
+        seen: dict[str, int] = {}
+        out = []
+        for i in ids:
+            cat = category_of(i)
+            seen[cat] = seen.get(cat, 0) + 1
+            if seen[cat] <= limit:
+                out.append(i)
         return out
 
     def dataset_hash(self) -> str:
