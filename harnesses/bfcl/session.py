@@ -73,8 +73,13 @@ class BfclSession(HarnessSession):
 
     async def solve(self, task: Task, tag: str) -> SampleOutcome:
         category = category_of(task.id)
-        reply = await self.rpc.acall("solve", self.timeout_s, category=category,
-                                     entry_id=task.id, tag=tag)
+        try:
+            reply = await self.rpc.acall("solve", self.timeout_s, category=category,
+                                         entry_id=task.id, tag=tag)
+        except TimeoutError:
+            return SampleOutcome(
+                completion="", verdict="timeout", extra={"category": category, "mode": self.mode},
+                detail=f"BFCL's harness gave no answer for {task.id} within {self.timeout_s:.0f}s")
         return outcome(category, self.mode, reply)
 
     async def summarise(self, samples: list[Sample]) -> dict[str, Any]:
