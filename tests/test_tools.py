@@ -42,7 +42,10 @@ async def test_list_benchmarks(server) -> None:  # type: ignore[no-untyped-def]
     async with Client(server) as c:
         res = await c.call_tool("list_benchmarks", {})
     ids = {b["id"]: b for b in res.structured_content["benchmarks"]}
-    assert set(ids) == {"humaneval", "humaneval-plus", "mbpp-plus"}
+    assert {"humaneval", "humaneval-plus", "mbpp-plus", "bfcl", "bfcl-simple"} <= set(ids)
+    assert {i for i in ids if not i.startswith("bfcl")} == {"humaneval", "humaneval-plus", "mbpp-plus"}
+    assert len([i for i in ids if i.startswith("bfcl-")]) == 22  # one per BFCL v4 category
+    assert ids["bfcl-multi-turn-base"]["dimensions"] == ["tool_use"]
     assert ids["humaneval"]["task_count"] == 164 and ids["humaneval"]["dimensions"] == ["generation"]
 
 
