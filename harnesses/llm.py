@@ -151,14 +151,48 @@ def _merge_tool_call(calls: dict[int, dict[str, Any]], tc: dict[str, Any]) -> No
         call["id"] = f"call_{idx}"
 
 
+async def plain_chat(
+    client: httpx.AsyncClient, ep: EndpointConfig, body: dict[str, Any]
+) -> ChatResult:
+    """One unstreamed request, sent as it is. Time to first token comes from the server's
+    own `timings.prompt_ms` where it reports one (llama-server does), else it is unknown."""
+    headers = {"Authorization": f"Bearer {ep.api_key}"} if ep.api_key else {}
+    t0 = time.perf_counter()
+    try:
+        r = await client.post(f"{ep.url}/chat/completions", json=body, headers=headers)
+    except httpx.HTTPError as exc:
+        raise EndpointError(f"{ep.url}: {type(exc).__name__}: {exc}") from exc
+    latency = time.perf_counter() - t0
+    if r.status_code != 200:
+        raise EndpointError(f"{ep.url} answered HTTP {r.status_code}: {r.text[:500]}", r.status_code)
+    try:
+        data = r.json()
+        choice = data["choices"][0]
+        msg = choice["message"]
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise EndpointError(f"{ep.url} sent no chat completion: {r.text[:300]}") from exc
+    usage = data.get("usage") or {}
+    prompt_ms = (data.get("timings") or {}).get("prompt_ms")
+    return ChatResult(
+        content=msg.get("content") or "",
+        reasoning=msg.get("reasoning_content") or msg.get("reasoning") or None,
+        finish_reason=choice.get("finish_reason"), tool_calls=msg.get("tool_calls") or None,
+        prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
+        latency_s=latency, ttft_s=prompt_ms / 1000 if isinstance(prompt_ms, (int, float)) else None,
+    )
+
+
 async def chat_with_retries(
     client: httpx.AsyncClient, ep: EndpointConfig, body: dict[str, Any], retries: int = RETRIES
 ) -> ChatResult:
-    """`stream_chat`, retried with backoff on 5xx and connection errors; a 4xx is final."""
+    """The request (streamed if `body` asks for it), retried with backoff on 5xx and
+    connection errors; a 4xx is final."""
     delay = 1.0
     for attempt in range(retries):
         try:
-            return await stream_chat(client, ep, body)
+            if body.get("stream"):
+                return await stream_chat(client, ep, body)
+            return await plain_chat(client, ep, body)
         except EndpointError as exc:
             if (attempt == retries - 1 or isinstance(exc, EmptyStream)
                     or (exc.status is not None and exc.status < 500)):

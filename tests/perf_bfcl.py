@@ -27,6 +27,7 @@ from pathlib import Path
 BASELINE = r"""
 import copy, json, os, sys, tempfile, time
 os.environ.setdefault("BFCL_PROJECT_ROOT", tempfile.mkdtemp())
+os.environ.setdefault("OPENAI_API_KEY", "unused")
 from openai import OpenAI
 from bfcl_eval.utils import load_dataset_entry
 from bfcl_eval.model_handler.api_inference.openai_completion import OpenAICompletionsHandler
@@ -61,7 +62,9 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="benchdock-perf-bfcl-"))
     base = subprocess.run([str(env.python), "-c", BASELINE, args.endpoint, args.model, args.mode,
                            str(args.n), str(args.max_tokens), "0.95"],
-                          check=True, capture_output=True, text=True)
+                          capture_output=True, text=True)
+    if base.returncode != 0:
+        sys.exit(f"BFCL baseline failed:\n{base.stderr[-3000:]}")
     baseline = json.loads(base.stdout.strip().splitlines()[-1])
     print(f"1. BFCL's own handler, {args.n} simple_python questions, {args.mode}, one at a time: "
           f"{baseline['wall_s']:.1f} s (its request latencies sum to {baseline['latency_sum_s']:.1f} s)",
@@ -72,7 +75,7 @@ def main() -> None:
     t0 = time.perf_counter()
     out = subprocess.run([str(exe), "run", "bfcl-simple", "--model", args.model, "--limit",
                           str(args.n), "--mode", args.mode, "--max-tokens", str(args.max_tokens),
-                          "--show", "0"], env=run_env, capture_output=True, text=True)
+                          "--show", "1"], env=run_env, capture_output=True, text=True)
     total = time.perf_counter() - t0
     if out.returncode != 0:
         sys.exit(f"benchdock run failed:\n{out.stdout}\n{out.stderr}")

@@ -106,9 +106,15 @@ def fake_endpoint(answer: Answer, seen: list[dict[str, Any]] | None = None) -> h
         delta: dict[str, Any] = {"content": out.get("content")}
         if out.get("tool_calls"):
             delta["tool_calls"] = out["tool_calls"]
+        usage = {"prompt_tokens": 11, "completion_tokens": 7}
+        if not body.get("stream"):  # BFCL's handler does not stream; the proxy forwards as is
+            message = {"role": "assistant", **delta}
+            return httpx.Response(200, json={
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                "usage": usage, "timings": {"prompt_ms": 12.5}})
         events = [{"choices": [{"delta": delta}]},
                   {"choices": [{"delta": {}, "finish_reason": "stop"}]},
-                  {"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7}}]
+                  {"choices": [], "usage": usage}]
         sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
         return httpx.Response(200, content=sse.encode(), headers={"content-type": "text/event-stream"})
 
@@ -165,6 +171,7 @@ def test_ground_truth_scores_full_marks_on_a_whole_category(tmp_path: Path, data
     assert overall["non_live"] == pytest.approx(1 / 3 / 4, abs=1e-3)
     sample = q.all_samples(db, run.id)[0]
     assert sample.extra is not None and sample.extra["exchanges"][0]["completion_tokens"] == 7
+    assert sample.ttft_s == pytest.approx(0.0125)  # from the server's own timings
 
 
 @pytest.mark.parametrize("mode", ["native", "prompting"])
