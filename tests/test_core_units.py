@@ -193,3 +193,20 @@ def test_no_code_reasons() -> None:
     assert "reasoning_content" in no_code_reason(
         Sample(run_id="r", task_id="t", completion="", reasoning="thinking..."))
     assert no_code_reason(Sample(run_id="r", task_id="t", completion="no idea")) == "no code found in the answer"
+
+
+def test_migration_adds_the_evidence_columns_to_an_older_store(tmp_path: Path) -> None:
+    from sqlalchemy import inspect, text
+
+    from benchdock.store.db import make_engine, migrate
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as conn:  # the store as release 0.1.0 made it
+        conn.execute(text("ALTER TABLE sample DROP COLUMN extra"))
+        conn.execute(text("ALTER TABLE generation DROP COLUMN tool_calls"))
+        conn.execute(text("DELETE FROM schemamigration WHERE name LIKE '0002%'"))
+    assert migrate(engine) == ["0002_sample_extra_and_tool_calls"]
+    insp = inspect(engine)
+    assert "extra" in {c["name"] for c in insp.get_columns("sample")}
+    assert "tool_calls" in {c["name"] for c in insp.get_columns("generation")}
+    assert migrate(engine) == []
