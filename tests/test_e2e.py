@@ -48,8 +48,10 @@ async def wait_final(c: Client, run_id: str, limit_s: float = 600) -> dict[str, 
 def owned_containers(pid: int) -> list[object]:
     from benchdock.harnesses.sandbox.docker_backend import LABEL, docker_client
 
-    return [c for c in docker_client().containers.list(all=True, filters={"label": LABEL})
-            if c.labels.get(f"{LABEL}.owner", "").endswith(f":{pid}")]
+    # sparse: no inspect per container, which races with containers going away meanwhile
+    return [c for c in docker_client().containers.list(all=True, sparse=True,
+                                                       filters={"label": LABEL})
+            if (c.attrs.get("Labels") or {}).get(f"{LABEL}.owner", "").endswith(f":{pid}")]
 
 
 async def start_and_wait_for(c: Client, limit: int, scored: int, limit_s: float = 300) -> str:

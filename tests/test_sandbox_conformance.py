@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -87,7 +89,8 @@ def test_docker_containers_removed_on_close(docker_image: str) -> None:
 
     client = docker_client()
     sb = open_sandbox("docker", docker_image, size=2)
-    mine = [c for c in client.containers.list(filters={"label": LABEL})]
+    owner = f"{LABEL}.owner={socket.gethostname()}:{os.getpid()}"  # not other runs' containers
+    mine = [c for c in client.containers.list(filters={"label": [LABEL, owner]})]
     assert len(mine) >= 2
     ids = {c.id for c in mine}
     sb.close()
