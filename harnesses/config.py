@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 SandboxMode = Literal["docker", "local", "auto"]
 DEFAULT_ENDPOINT = "http://127.0.0.1:8080/v1"
 DEFAULT_IMAGE = "benchdock-sandbox:1"
+DEFAULT_POLYGLOT_IMAGE = "benchdock-polyglot:1"  # the aider polyglot toolchains (harnesses/aider)
 
 
 def default_home(env: dict[str, str] | None = None) -> Path:
@@ -57,6 +58,7 @@ class Settings(BaseModel):
     database_url: str
     sandbox: SandboxMode = "auto"
     sandbox_image: str = DEFAULT_IMAGE
+    polyglot_image: str = DEFAULT_POLYGLOT_IMAGE
     request_timeout_s: float = 600.0
     config_path: str | None = None
 
@@ -77,6 +79,7 @@ class Settings(BaseModel):
             database_url=db,
             sandbox=sandbox,  # type: ignore[arg-type]
             sandbox_image=env.get("BENCHDOCK_SANDBOX_IMAGE", DEFAULT_IMAGE),
+            polyglot_image=env.get("BENCHDOCK_POLYGLOT_IMAGE", DEFAULT_POLYGLOT_IMAGE),
             config_path=env.get("BENCHDOCK_CONFIG") or None,
         )
 
@@ -87,6 +90,7 @@ class Settings(BaseModel):
             "BENCHDOCK_DATABASE_URL": self.database_url,
             "BENCHDOCK_SANDBOX": self.sandbox,
             "BENCHDOCK_SANDBOX_IMAGE": self.sandbox_image,
+            "BENCHDOCK_POLYGLOT_IMAGE": self.polyglot_image,
             "BENCHDOCK_ENDPOINTS": ",".join(e.url for e in self.endpoints),
             "BENCHDOCK_ENVS": str(default_envs_dir()),
         }

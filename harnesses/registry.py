@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from benchdock.harnesses.aider.harness import aider_benchmarks
 from benchdock.harnesses.base import BenchmarkBase
 from benchdock.harnesses.bfcl.harness import bfcl_benchmarks
 from benchdock.harnesses.evalplus_sets import HumanEvalPlus, MbppPlus
@@ -14,6 +15,7 @@ BENCHMARKS: dict[str, Callable[[], BenchmarkBase]] = {
     "humaneval-plus": HumanEvalPlus,
     "mbpp-plus": MbppPlus,
     **bfcl_benchmarks(),
+    **aider_benchmarks(),
 }
 
 

@@ -65,7 +65,8 @@ async def queue_run(settings: Settings, db: Engine, req: RunRequest) -> Run:
             f"n_samples={req.n_samples} with temperature=0 would ask for {req.n_samples} identical "
             "greedy answers; set temperature > 0 (e.g. 0.8) for pass@k, or n_samples=1")
     if req.mode is not None and not isinstance(bench, DelegatedBenchmark):
-        raise BenchdockError(f"mode={req.mode!r} applies to the bfcl benchmarks only, not {bench.id}")
+        raise BenchdockError(f"mode={req.mode!r} applies to the bfcl benchmarks (how to ask for calls) "
+                             f"and aider-polyglot (the edit format) only, not {bench.id}")
     try:
         all_tasks = await anyio.to_thread.run_sync(bench.tasks)
     except DatasetUnavailable as exc:

@@ -24,8 +24,8 @@ class RunRequest(BaseModel):
                                     description="Requests at once; default: the server's slots")
     endpoint: str | None = Field(default=None, description="Endpoint URL or name, if ambiguous")
     mode: str | None = Field(default=None, description=(
-        "BFCL only: native (the tools field), prompting (calls as text), or auto (native "
-        "where the endpoint does it)"))
+        "BFCL: native (the tools field), prompting (calls as text), or auto (native "
+        "where the endpoint does it). aider-polyglot: the edit format, or auto"))
 
 
 class RunStatus(BaseModel):
@@ -64,7 +64,9 @@ class SampleView(BaseModel):
     reasoning: str | None = Field(default=None, description="Thinking, kept apart from the answer")
     evidence: dict[str, Any] | None = Field(default=None, description=(
         "Harness-specific evidence (BFCL: category, mode, decoded calls, the checker's "
-        "error_type and the possible answers, each exchange with the model)"))
+        "error_type and the possible answers, each exchange with the model; aider-polyglot: "
+        "language, edit format, each attempt's pass/fail and test output, malformed edits, "
+        "syntax errors, test timeouts, tokens and time)"))
 
 
 class Results(BaseModel):

@@ -89,6 +89,8 @@ def print_results(res: Results) -> None:
         print(_table(rows, ["metric", "value", "95% CI", "n"]))
     if res.metrics.get("bfcl"):
         print_bfcl(res.metrics["bfcl"], r.params)
+    if res.metrics.get("aider"):
+        print_aider(res.metrics["aider"])
     t = res.metrics.get("timing", {})
 
     def fmt(v: float | None, f: str) -> str:
@@ -112,6 +114,24 @@ def print_bfcl(bfcl: dict[str, Any], params: dict[str, Any]) -> None:
     figures = [f"{k} {v:.3f}" for k, v in overall.items() if isinstance(v, float)]
     if figures:
         print("BFCL aggregate: " + ", ".join(figures))
+
+
+def print_aider(aider: dict[str, Any]) -> None:
+    """Aider's figures per language: pass rate after each attempt, well-formed edits."""
+    print(f"Aider polyglot, edit format {aider.get('edit_format')}")
+
+    def row(name: str, v: dict[str, Any]) -> list[str]:
+        p1, p2 = v["pass_rate_1"], v["pass_rate_2"]
+        wf = v.get("well_formed")
+        return [name, f"{p1['rate']:.3f} [{p1['ci95'][0]:.2f}, {p1['ci95'][1]:.2f}]",
+                f"{p2['rate']:.3f} [{p2['ci95'][0]:.2f}, {p2['ci95'][1]:.2f}]",
+                "-" if wf is None else f"{wf:.0%}", str(v["errors"]), str(v["n"])]
+
+    rows = [row(lang, v) for lang, v in (aider.get("per_language") or {}).items()]
+    if aider.get("overall"):
+        rows.append(row("all", aider["overall"]))
+    print(_table(rows, ["language", "pass after try 1 [95% CI]", "pass after try 2 [95% CI]",
+                        "well-formed", "errors", "n"]))
 
 
 def _short(detail: str | None) -> str:
@@ -211,15 +231,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from benchdock.harnesses.bfcl.environment import EnvironmentMissing, ensure_env
+    from benchdock.harnesses.aider import environment as aider_env
+    from benchdock.harnesses.bfcl import environment as bfcl_env
     from benchdock.harnesses.config import default_envs_dir
+    from benchdock.harnesses.envs import EnvironmentMissing
 
+    ensure = {"bfcl": bfcl_env.ensure_env, "aider": aider_env.ensure_env}[args.harness]
     try:
-        env = ensure_env(default_envs_dir(), say=lambda m: print(m, file=sys.stderr))
+        env = ensure(default_envs_dir(), say=lambda m: print(m, file=sys.stderr))
     except EnvironmentMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"bfcl: {env.root} (Python {env.python_version})")
+    print(f"{args.harness}: {env.root} (Python {env.python_version})")
     return 0
 
 
@@ -227,7 +250,11 @@ def cmd_build_image(args: argparse.Namespace) -> int:
     from benchdock.harnesses.sandbox.image import build_image
 
     settings = _settings()
-    build_image(args.tag or settings.sandbox_image, base=args.base)
+    if args.harness == "aider-polyglot":
+        build_image(args.tag or settings.polyglot_image, base=args.base,
+                    package="benchdock.harnesses.aider")
+    else:
+        build_image(args.tag or settings.sandbox_image, base=args.base)
     return 0
 
 
@@ -258,8 +285,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--temperature", type=float, default=0.0)
     s.add_argument("--max-tokens", type=int, default=768)
     s.add_argument("--show", type=int, default=10, help="samples to print")
-    s.add_argument("--mode", choices=["auto", "native", "prompting"], default=None,
-                   help="bfcl benchmarks: how to ask for function calls (default auto)")
+    s.add_argument("--mode", default=None,
+                   help="bfcl: how to ask for function calls (auto, native, prompting); "
+                        "aider-polyglot: the edit format (auto, whole, diff, udiff, ...)")
     s.set_defaults(fn=cmd_run)
     sub.add_parser("models", help="list models on the configured endpoints").set_defaults(fn=cmd_models)
     sub.add_parser("benchmarks", help="list benchmarks").set_defaults(fn=cmd_benchmarks)
@@ -273,12 +301,15 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("compare", help="models x benchmarks table")
     s.add_argument("models", nargs="*")
     s.set_defaults(fn=cmd_compare)
-    s = sub.add_parser("setup", help="install a reference harness's own environment (bfcl)")
-    s.add_argument("harness", choices=["bfcl"])
+    s = sub.add_parser("setup", help="install a reference harness's own environment")
+    s.add_argument("harness", choices=["bfcl", "aider"])
     s.set_defaults(fn=cmd_setup)
 
-    s = sub.add_parser("build-image", help="build the Docker sandbox image")
-    s.add_argument("--base", default=None, help="base image (default python:3.12-slim)")
+    s = sub.add_parser("build-image", help="build a Docker image: the sandbox, or a harness's")
+    s.add_argument("--harness", choices=["sandbox", "aider-polyglot"], default="sandbox",
+                   help="sandbox (EvalPlus, BFCL) or aider-polyglot (the six toolchains)")
+    s.add_argument("--base", default=None,
+                   help="base image (default python:3.12-slim; aider-polyglot: debian:bookworm-slim)")
     s.add_argument("--tag", default=None)
     s.set_defaults(fn=cmd_build_image)
     s = sub.add_parser("demo-server", help="serve the built-in demo model (needs benchdock[demo])")

@@ -71,3 +71,36 @@ def make_settings(home: Path, endpoint: str, sandbox: str = "docker") -> Setting
         database_url=f"sqlite:///{home / 'benchdock.db'}", sandbox=sandbox,  # type: ignore[arg-type]
         sandbox_image=IMAGE,
     )
+
+
+POLYGLOT_FIXTURES = FIXTURES / "polyglot"
+POLYGLOT_IMAGE = os.environ.get("BENCHDOCK_POLYGLOT_IMAGE", "benchdock-polyglot:1")
+
+
+@pytest.fixture(scope="session")
+def aider_ready() -> str:
+    """aider's venv and the polyglot image (both made by `.ci/run`); skipped without them,
+    failed when BENCHDOCK_REQUIRE_AIDER=1."""
+    from benchdock.harnesses.aider.environment import EnvironmentMissing, load_env
+    from benchdock.harnesses.config import default_envs_dir
+
+    problem = None
+    try:
+        load_env(default_envs_dir())
+    except EnvironmentMissing as exc:
+        problem = str(exc)
+    if problem is None:
+        ok, why = docker_available(POLYGLOT_IMAGE)
+        problem = None if ok else f"polyglot image not usable: {why}"
+    if problem:
+        if _required("BENCHDOCK_REQUIRE_AIDER"):
+            pytest.fail(f"BENCHDOCK_REQUIRE_AIDER=1 but {problem}")
+        pytest.skip(problem)
+    return POLYGLOT_IMAGE
+
+
+@pytest.fixture
+def polyglot_fixtures(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The tests' own exercises, in the polyglot benchmark's layout."""
+    monkeypatch.setenv("BENCHDOCK_POLYGLOT_DIR", str(POLYGLOT_FIXTURES))
+    return POLYGLOT_FIXTURES

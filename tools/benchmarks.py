@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastmcp import FastMCP
 from pydantic import BaseModel, Field
@@ -25,8 +25,10 @@ class QueuedRun(BaseModel):
     total: int = Field(description="Samples to score (tasks x n_samples)")
     concurrency: int = Field(description="Requests the run sends at once")
     endpoint: str
-    mode: str | None = Field(default=None, description="bfcl: native or prompting, as decided")
-    mode_reason: str | None = Field(default=None, description="bfcl: why that mode")
+    mode: str | None = Field(default=None, description=(
+        "bfcl: native or prompting, as decided; aider-polyglot: the edit format (null = "
+        "aider's default for the model)"))
+    mode_reason: str | None = Field(default=None, description="Why that mode")
 
 
 def register(mcp: FastMCP, core: Core) -> None:
@@ -52,10 +54,12 @@ def register(mcp: FastMCP, core: Core) -> None:
         concurrency: Annotated[int | None, Field(ge=1, le=64, description=(
             "Requests at once; default: what the server reports it can serve"))] = None,
         endpoint: Annotated[str | None, Field(description="Endpoint URL or name if the model id is on several")] = None,
-        mode: Annotated[Literal["auto", "native", "prompting"] | None, Field(description=(
-            "bfcl benchmarks only: native function calling (the tools field), prompting "
+        mode: Annotated[str | None, Field(description=(
+            "bfcl benchmarks: native function calling (the tools field), prompting "
             "(calls written as text, parsed as BFCL does), or auto (default: native where "
-            "the endpoint answers a probe with a tool call)"))] = None,
+            "the endpoint answers a probe with a tool call). aider-polyglot benchmarks: "
+            "aider's edit format (whole, diff, diff-fenced, udiff, udiff-simple, patch) or "
+            "auto (default: the format aider picks for the model)"))] = None,
     ) -> QueuedRun:
         """Queue an evaluation of `model` on `benchmark` and return its run_id at once. The run
         is executed by a background worker (it survives this server); follow it with
@@ -68,5 +72,6 @@ def register(mcp: FastMCP, core: Core) -> None:
         run = await service.queue_run(core.settings, core.db, req)
         return QueuedRun(run_id=run.id, status=run.status, total=run.total,
                          concurrency=run.concurrency, endpoint=run.endpoint_url,
-                         mode=run.params.get("bfcl_mode"),
-                         mode_reason=run.params.get("bfcl_mode_reason"))
+                         mode=run.params.get("bfcl_mode") or run.params.get("aider_edit_format"),
+                         mode_reason=(run.params.get("bfcl_mode_reason")
+                                      or run.params.get("aider_edit_format_reason")))

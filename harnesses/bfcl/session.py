@@ -16,6 +16,7 @@ from benchdock.harnesses.base import Task
 from benchdock.harnesses.bfcl.categories import category_of
 from benchdock.harnesses.bfcl.environment import BfclEnv
 from benchdock.harnesses.delegated import HarnessSession, RpcChannel, SampleOutcome, SessionContext
+from benchdock.harnesses.envs import container_mounts
 from benchdock.harnesses.metrics import wilson
 from benchdock.harnesses.sandbox.base import Channel, SandboxError
 from benchdock.harnesses.sandbox.factory import docker_available
@@ -38,12 +39,8 @@ def _open_channel(env: BfclEnv, ctx: SessionContext) -> tuple[Channel, str]:
     if mode == "docker":
         from benchdock.harnesses.sandbox.docker_backend import open_container_channel
 
-        site = IN_CONTAINER["env"] + "/" + str(env.site_packages.relative_to(env.root))
-        volumes = {
-            str(env.base_prefix): {"bind": IN_CONTAINER["python"], "mode": "ro"},
-            str(env.root): {"bind": IN_CONTAINER["env"], "mode": "ro"},
-            str(sock_dir): {"bind": IN_CONTAINER["proxy"], "mode": "rw"},
-        }
+        volumes, site = container_mounts(env, IN_CONTAINER["python"], IN_CONTAINER["env"])
+        volumes[str(sock_dir)] = {"bind": IN_CONTAINER["proxy"], "mode": "rw"}
         environment = {
             **common, "LD_LIBRARY_PATH": IN_CONTAINER["python"] + "/lib",
             "BENCHDOCK_BFCL_SITE": site, "HOME": "/tmp", "BFCL_PROJECT_ROOT": "/tmp/bfcl",

@@ -10,11 +10,13 @@ from benchdock.harnesses.sandbox.base import SandboxError
 log = logging.getLogger("benchdock.sandbox")
 
 
-def build_image(tag: str, base: str | None = None) -> None:
+def build_image(tag: str, base: str | None = None,
+                package: str = "benchdock.harnesses.sandbox") -> None:
+    """Build `package`'s Dockerfile (the sandbox's, or a harness's) as `tag`."""
     from benchdock.harnesses.sandbox.docker_backend import docker_client
 
-    client = docker_client(timeout=600)
-    ctx = resources.files("benchdock.harnesses.sandbox")
+    client = docker_client(timeout=3600)  # a toolchain image takes minutes
+    ctx = resources.files(package)
     buildargs = {"BASE": base} if base else {}
     with resources.as_file(ctx) as path:
         try:

@@ -1,0 +1,1 @@
+"""The Aider polyglot benchmark: aider itself edits Exercism exercises in six languages."""

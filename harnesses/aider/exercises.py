@@ -1,0 +1,169 @@
+"""The polyglot benchmark's exercises: Exercism practice exercises in six languages, laid
+out as `<language>/exercises/practice/<name>/` with `.docs/` (the instructions), `.meta/`
+(config.json naming the solution, test and example files) and the files themselves.
+
+They come from Aider's public polyglot-benchmark repository at a pinned revision, downloaded
+once into BENCHDOCK_HOME; BENCHDOCK_POLYGLOT_DIR points at another tree in the same layout
+(a local clone, or the small fixtures the tests use).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import tarfile
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel
+
+from benchdock.harnesses.base import DatasetUnavailable
+from benchdock.harnesses.config import default_home
+
+log = logging.getLogger("benchdock.aider")
+
+REPO = "Aider-AI/polyglot-benchmark"
+REVISION = "7e0611e77b54e2dea774cdc0aa00cf9f7ed6144f"
+ARCHIVE_URL = f"https://github.com/{REPO}/archive/{REVISION}.tar.gz"
+
+
+class Language(BaseModel):
+    """How one language's exercises are tested, as Aider's benchmark does it."""
+
+    name: str
+    count: int  # exercises in the pinned revision
+    tools: list[str]  # executables the image must have (checked before the model is asked)
+    test_command: list[str]  # run in the exercise directory; exit 0 = tests pass
+
+
+# The wrapper's downloads (Gradle, JUnit) pre-fetched into the image: not done yet (Dockerfile)
+GRADLE_READY = "/opt/gradle-home/wrapper/dists"
+
+# Aider's benchmark: pytest; cargo test -- --include-ignored; go test ./...; npm test with a
+# pre-installed node_modules and xtest -> test; cmake + make (the CMakeLists runs the tests);
+# ./gradlew test with @Disabled removed. The source edits (xtest, @Disabled) are made by the
+# driver before each test run.
+LANGUAGES: dict[str, Language] = {
+    "cpp": Language(name="cpp", count=26, tools=["cmake", "make", "g++"], test_command=[
+        "sh", "-c", "mkdir -p build && cd build && cmake -G 'Unix Makefiles' .. && make"]),
+    "go": Language(name="go", count=39, tools=["go"], test_command=["go", "test", "./..."]),
+    "java": Language(name="java", count=47, tools=["java", GRADLE_READY], test_command=[
+        "sh", "-c", "chmod +x ./gradlew 2>/dev/null; ./gradlew test --offline"]),
+    "javascript": Language(name="javascript", count=49, tools=["node", "npm"], test_command=[
+        "sh", "-c", "if [ -d /npm-install/node_modules ] && [ ! -e node_modules ]; then "
+        "ln -s /npm-install/node_modules node_modules; fi; npm run test"]),
+    "python": Language(name="python", count=34, tools=["python3"],
+                       test_command=["python3", "-m", "pytest", "-q"]),
+    "rust": Language(name="rust", count=30, tools=["cargo"],
+                     test_command=["cargo", "test", "--offline", "--", "--include-ignored"]),
+}
+
+
+class Exercise(BaseModel):
+    language: str
+    name: str
+    path: Path
+    solution: list[str]
+    tests: list[str]
+    example: list[str]
+
+    @property
+    def id(self) -> str:
+        return f"{self.language}/{self.name}"
+
+    def instructions(self) -> str:
+        """introduction + instructions + instructions.append, as Aider's benchmark joins them."""
+        docs = self.path / ".docs"
+        parts = [docs / "introduction.md", docs / "instructions.md", docs / "instructions.append.md"]
+        return "".join(p.read_text() for p in parts if p.is_file())
+
+    def workspace_files(self) -> dict[str, bytes]:
+        """What the agent's copy holds: everything but `.meta/` (the example solution lives
+        there) and build output; the tests are there, as in Aider's benchmark."""
+        out: dict[str, bytes] = {}
+        for p in sorted(self.path.rglob("*")):
+            rel = p.relative_to(self.path)
+            if not p.is_file() or rel.parts[0] in (".meta", "build", "target", "node_modules"):
+                continue
+            out[str(rel)] = p.read_bytes()  # gradle-wrapper.jar is binary
+        return out
+
+    def example_solution(self) -> dict[str, str]:
+        """The reference solution mapped onto the solution files (fixtures and tests use it:
+        Exercism names the example `.meta/example.py` for the solution `leap.py`, or keeps
+        the solution's own path under `.meta/`)."""
+        out: dict[str, str] = {}
+        for sol, ex in zip(self.solution, self.example, strict=False):
+            out[sol] = (self.path / ex).read_text()
+        return out
+
+
+def dataset_root(env: dict[str, str] | None = None) -> Path:
+    env = dict(os.environ if env is None else env)
+    override = env.get("BENCHDOCK_POLYGLOT_DIR")
+    if override:
+        return Path(override).expanduser()
+    return default_home(env) / "datasets" / f"polyglot-benchmark-{REVISION[:12]}"
+
+
+def ensure_dataset(root: Path) -> Path:
+    """The exercise tree, downloading the pinned revision the first time."""
+    if any((root / lang / "exercises" / "practice").is_dir() for lang in LANGUAGES):
+        return root
+    if os.environ.get("BENCHDOCK_POLYGLOT_DIR"):
+        raise DatasetUnavailable(
+            f"BENCHDOCK_POLYGLOT_DIR={root} holds no <language>/exercises/practice/ folders")
+    log.info("downloading the polyglot benchmark (%s @ %s)", REPO, REVISION[:12])
+    try:
+        r = httpx.get(ARCHIVE_URL, follow_redirects=True, timeout=120.0)
+        r.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise DatasetUnavailable(
+            f"could not download the polyglot benchmark from {ARCHIVE_URL} ({exc}); with no "
+            f"internet, put a clone of https://github.com/{REPO} (revision {REVISION}) at "
+            f"{root} or set BENCHDOCK_POLYGLOT_DIR to one") from exc
+    tmp = root.with_name(root.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with tarfile.open(fileobj=io.BytesIO(r.content), mode="r:gz") as tar:
+        tar.extractall(tmp, filter="data")
+    (top,) = list(tmp.iterdir())  # polyglot-benchmark-<rev>/
+    root.parent.mkdir(parents=True, exist_ok=True)
+    top.rename(root)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
+def load_exercises(root: Path, languages: list[str]) -> list[Exercise]:
+    out: list[Exercise] = []
+    for lang in languages:
+        practice = root / lang / "exercises" / "practice"
+        if not practice.is_dir():
+            continue
+        for d in sorted(p for p in practice.iterdir() if p.is_dir()):
+            cfg_path = d / ".meta" / "config.json"
+            if not cfg_path.is_file():
+                log.warning("skipping %s: no .meta/config.json", d)
+                continue
+            files = json.loads(cfg_path.read_text()).get("files", {})
+            # as Aider's benchmark: build files are never the agent's to edit
+            ignore = {"CMakeLists.txt", "Cargo.toml", *files.get("test", []),
+                      *files.get("example", [])}
+            solution = [f for f in files.get("solution", []) if f not in ignore]
+            out.append(Exercise(language=lang, name=d.name, path=d, solution=solution,
+                                tests=list(files.get("test", [])),
+                                example=list(files.get("example", []))))
+    return out
+
+
+def tree_hash(exercises: list[Exercise]) -> str:
+    h = hashlib.sha256()
+    for ex in exercises:
+        h.update(ex.id.encode())
+        for rel, data in sorted(ex.workspace_files().items()):
+            h.update(rel.encode())
+            h.update(data)
+    return h.hexdigest()[:16]

@@ -1,0 +1,115 @@
+"""Aider's polyglot benchmark as benchdock benchmarks: `aider-polyglot` (all six languages)
+and `aider-polyglot-<language>`.
+
+The agent under test is aider itself editing each exercise's solution files in one of its
+edit formats; the protocol (two attempts, the second with the failing tests' output) is
+Aider's benchmark's, reproduced by `driver.py`. Three dimensions at once: editing (pass rate
+after attempt 1), multi-language (the same per language) and debugging from error feedback
+(the gain from attempt 1 to attempt 2).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchdock.harnesses.aider.environment import AIDER_VERSION, EnvironmentMissing, load_env
+from benchdock.harnesses.aider.exercises import (
+    LANGUAGES,
+    REVISION,
+    Exercise,
+    dataset_root,
+    ensure_dataset,
+    load_exercises,
+    tree_hash,
+)
+from benchdock.harnesses.base import DatasetUnavailable, Task
+from benchdock.harnesses.config import EndpointConfig, default_envs_dir
+from benchdock.harnesses.delegated import DelegatedBenchmark, HarnessSession, SessionContext
+from benchdock.harnesses.errors import BenchdockError
+
+# aider's edit formats that need no second (editor) model
+EDIT_FORMATS = ("whole", "diff", "diff-fenced", "udiff", "udiff-simple", "patch")
+
+
+class AiderPolyglot(DelegatedBenchmark):
+    dimensions = ("editing", "multi_language", "debugging")
+    metrics = ("pass@1 (= pass rate after attempt 2)", "pass rate after attempt 1 and 2 per "
+               "language", "debugging gain", "well-formed edits")
+    needs = ("aider-env (benchdock setup aider)",
+             "polyglot image (benchdock build-image --harness aider-polyglot)",
+             "download (the polyglot-benchmark exercises, once)")
+
+    def __init__(self, languages: list[str], bench_id: str, title: str) -> None:
+        self.languages = languages
+        self.id = bench_id
+        self.title = title
+        self.nominal_tasks = sum(LANGUAGES[lang].count for lang in languages)
+        self.description = (
+            f"Aider's polyglot benchmark ({', '.join(languages)}): aider edits each Exercism "
+            "exercise's stub in its edit format, the exercise's tests judge it, and a failure "
+            "gets one more attempt with the test output. Each exercise runs in its own "
+            "container holding the toolchains; aider reaches the model only through "
+            "benchdock's proxy.")
+        self.cost = (f"{self.nominal_tasks} exercises, 1-2 attempts each (aider may re-ask on a "
+                     "malformed edit), ~2-6k prompt tokens per request, plus builds and tests")
+
+    @property
+    def version(self) -> str:
+        return f"aider-chat {AIDER_VERSION}, polyglot-benchmark {REVISION[:12]}"
+
+    def exercises(self) -> list[Exercise]:
+        return load_exercises(ensure_dataset(dataset_root()), self.languages)
+
+    def tasks(self) -> list[Task]:
+        return [Task(id=ex.id, prompt=ex.instructions(), entry_point="")
+                for ex in self.exercises()]
+
+    def first(self, ids: list[str], limit: int) -> list[str]:
+        """The first N of each language, so a limited run still covers them all."""
+        seen: dict[str, int] = {}
+        out = []
+        for i in ids:
+            lang = i.split("/", 1)[0]
+            seen[lang] = seen.get(lang, 0) + 1
+            if seen[lang] <= limit:
+                out.append(i)
+        return out
+
+    def dataset_hash(self) -> str:
+        return tree_hash(self.exercises())
+
+    def open_session(self, ctx: SessionContext) -> HarnessSession:
+        from benchdock.harnesses.aider.session import AiderSession
+
+        try:
+            env = load_env(default_envs_dir())
+        except EnvironmentMissing as exc:
+            raise DatasetUnavailable(str(exc)) from None
+        wanted = set(ctx.run.task_ids)
+        return AiderSession(env, ctx, {ex.id: ex for ex in self.exercises() if ex.id in wanted})
+
+    async def configure(self, endpoint: EndpointConfig, model: str,
+                        options: dict[str, Any]) -> dict[str, Any]:
+        """`mode` is the edit format; none (or "auto") leaves the choice to aider, which
+        picks the format it knows works for the model (`whole` for unknown models)."""
+        try:
+            load_env(default_envs_dir())
+        except EnvironmentMissing as exc:
+            raise BenchdockError(str(exc)) from None
+        fmt = options.get("mode") or "auto"
+        if fmt == "auto":
+            return {"aider_edit_format": None,
+                    "aider_edit_format_reason": "auto: aider's default for the model"}
+        if fmt not in EDIT_FORMATS:
+            raise BenchdockError(f"unknown edit format {fmt!r} for {self.id}; valid: auto, "
+                                 f"{', '.join(EDIT_FORMATS)}")
+        return {"aider_edit_format": fmt, "aider_edit_format_reason": f"{fmt} as asked"}
+
+
+def aider_benchmarks() -> dict[str, Any]:
+    out: dict[str, Any] = {"aider-polyglot": lambda: AiderPolyglot(
+        list(LANGUAGES), "aider-polyglot", "Aider polyglot: 225 exercises in six languages")}
+    for lang in LANGUAGES:
+        out[f"aider-polyglot-{lang}"] = (lambda lang=lang: AiderPolyglot(
+            [lang], f"aider-polyglot-{lang}", f"Aider polyglot, {lang} exercises"))
+    return out

@@ -1,0 +1,149 @@
+"""The polyglot protocol checked against known answers: aider itself, in the real polyglot
+image, talks through benchdock's recording proxy to an in-process fake model that answers
+with the exercise's reference solution (passes on attempt 1), with a wrong one and then,
+once the real test output arrives, the right one (passes on attempt 2), or with edits that
+never apply (malformed). A language whose toolchain the image lacks is a per-sample verdict
+before the model is asked anything."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from benchdock.harnesses.aider.exercises import Exercise, load_exercises
+from benchdock.harnesses.engine import RunExecutor
+from benchdock.harnesses.registry import get_benchmark
+from benchdock.store import queries as q
+from benchdock.store.db import make_engine
+from benchdock.store.models import Run
+from tests.conftest import make_settings
+from tests.test_bfcl_fake_model import fake_endpoint, last_user
+
+SECOND_ATTEMPT = "See the testing errors above"
+
+
+def exercises(root: Path) -> dict[str, Exercise]:
+    return {e.id: e for e in load_exercises(root, ["cpp", "go", "java", "python", "rust"])}
+
+
+def whole_edit(ex: Exercise, files: dict[str, str]) -> str:
+    """An answer in aider's `whole` format: each file's path (as aider shows it: relative
+    to the common folder of the files it edits) above a fenced block of its new content."""
+    common = os.path.commonpath([str(Path(f).parent) for f in ex.solution] or ["."])
+    out = ["Here is the updated code."]
+    for path, text in files.items():
+        shown = os.path.relpath(path, common) if common not in ("", ".") else path
+        out.append(f"{shown}\n```\n{text.rstrip()}\n```")
+    return "\n\n".join(out) + "\n"
+
+
+def which_exercise(body: dict[str, Any], known: dict[str, Exercise]) -> Exercise:
+    """The exercise a request is about: aider sends its solution files by name."""
+    text = "\n".join(str(m.get("content")) for m in body["messages"])
+    for name, tid in (("leap.cpp", "cpp/leap"), ("leap.go", "go/leap"),
+                      ("leap.py", "python/leap"), ("lib.rs", "rust/leap")):
+        if name in text:
+            return known[tid]
+    raise AssertionError(f"request about no known exercise: {text[-300:]}")
+
+
+WRONG = {"python": {"leap.py": "def leap_year(year):\n    return year % 4 == 0\n"}}
+
+
+def run_fake(tmp_path: Path, task_ids: list[str], answer: Any, mode: str | None = None,
+             run_id: str = "aider-fake") -> tuple[str, Run, Any]:
+    settings = make_settings(tmp_path, "http://fake/v1", sandbox="docker")
+    db = make_engine(settings.database_url)
+    bench = get_benchmark("aider-polyglot")
+    run = Run(id=run_id, benchmark="aider-polyglot", benchmark_version=bench.version,
+              dataset_hash="h", model="fake", endpoint_url="http://fake/v1", task_ids=task_ids,
+              total=len(task_ids), status="running", concurrency=2,
+              params={"temperature": 0.0, "top_p": 1.0, "max_tokens": 512,
+                      "aider_edit_format": mode})
+    q.add_run(db, run)
+    status = anyio.run(RunExecutor(settings, db, run, answer).execute)
+    done = q.get_run(db, run.id)
+    assert done is not None
+    return status, done, db
+
+
+def test_reference_edits_pass_on_attempt_one_in_every_buildable_language(
+        tmp_path: Path, aider_ready: str, polyglot_fixtures: Path) -> None:
+    known = exercises(polyglot_fixtures)
+    seen: list[dict[str, Any]] = []
+
+    def answer(body: dict[str, Any]) -> dict[str, Any]:
+        ex = which_exercise(body, known)
+        return {"content": whole_edit(ex, ex.example_solution())}
+
+    ids = ["cpp/leap", "go/leap", "python/leap", "rust/leap", "java/leap"]
+    status, run, db = run_fake(tmp_path, ids, fake_endpoint(answer, seen))
+    assert status == "succeeded", run.error
+    by_id = {s.task_id: s for s in q.all_samples(db, run.id)}
+    for tid in ("cpp/leap", "go/leap", "python/leap", "rust/leap"):
+        s = by_id[tid]
+        assert s.verdict == "pass", (tid, s.detail, s.extra)
+        assert s.extra is not None
+        assert s.extra["tests_outcomes"] == [True] and s.extra["passed_on"] == 1
+        assert s.extra["edit_format"] == "whole" and s.extra["num_malformed_responses"] == 0
+        assert s.extra["exchanges"] and s.extra["exchanges"][0]["completion_tokens"] == 7
+        assert s.code and "400" in s.code  # the edited solution file as it ended
+    # Java: Gradle's distribution is not in the image -> a verdict, and no request was made
+    java = by_id["java/leap"]
+    assert java.verdict == "error" and java.detail and "toolchain missing" in java.detail
+    assert "/opt/gradle-home" in java.detail
+    assert not any("Leap.java" in str(b["messages"]) for b in seen)
+    assert run.metrics is not None
+    aider = run.metrics["aider"]
+    assert aider["per_language"]["python"]["pass_rate_1"]["rate"] == 1.0
+    assert aider["per_language"]["java"]["errors"] == 1
+    assert aider["overall"]["pass_rate_1"]["passed"] == 4 and aider["overall"]["n"] == 5
+    assert aider["overall"]["well_formed"] == 1.0
+
+
+def test_wrong_edit_gets_the_real_test_output_and_passes_on_attempt_two(
+        tmp_path: Path, aider_ready: str, polyglot_fixtures: Path) -> None:
+    known = exercises(polyglot_fixtures)
+    asked: list[str] = []
+
+    def answer(body: dict[str, Any]) -> dict[str, Any]:
+        ex = which_exercise(body, known)
+        prompt = last_user(body)
+        asked.append(prompt)
+        files = ex.example_solution() if SECOND_ATTEMPT in prompt else WRONG[ex.language]
+        return {"content": whole_edit(ex, files)}
+
+    status, run, db = run_fake(tmp_path, ["python/leap"], fake_endpoint(answer))
+    assert status == "succeeded", run.error
+    (s,) = q.all_samples(db, run.id)
+    assert s.verdict == "pass" and s.extra is not None, s.detail
+    assert s.extra["tests_outcomes"] == [False, True] and s.extra["passed_on"] == 2
+    first, second = s.extra["attempts"]
+    assert not first["passed"] and second["passed"]
+    # attempt 2's prompt is pytest's real output for the wrong code, then Aider's words
+    assert len(asked) == 2 and "test_year_divisible_by_100_not_by_400" in asked[1]
+    assert "AssertionError" in asked[1] and "Fix the code in leap.py to resolve the errors." in asked[1]
+    assert "test_year_divisible_by_100_not_by_400" in first["test_output"]
+    aider = run.metrics["aider"] if run.metrics else {}
+    assert aider["overall"]["pass_rate_1"]["rate"] == 0.0
+    assert aider["overall"]["pass_rate_2"]["rate"] == 1.0
+    assert aider["overall"]["debugging_gain"] == 1.0
+
+
+def test_edits_that_never_apply_are_malformed_and_fail(
+        tmp_path: Path, aider_ready: str, polyglot_fixtures: Path) -> None:
+    bad = ("leap.py\n```python\n<<<<<<< SEARCH\nthis line is not in the file\n=======\n"
+           "def leap_year(year):\n    return True\n>>>>>>> REPLACE\n```\n")
+    status, run, db = run_fake(tmp_path, ["python/leap"],
+                               fake_endpoint(lambda body: {"content": bad}), mode="diff")
+    assert status == "succeeded", run.error
+    (s,) = q.all_samples(db, run.id)
+    assert s.verdict == "fail" and s.extra is not None
+    assert s.extra["edit_format"] == "diff"
+    assert s.extra["num_malformed_responses"] >= 2  # at least one per attempt
+    assert s.extra["tests_outcomes"] == [False, False]
+    assert s.detail is not None and "malformed" in s.detail
+    assert run.metrics is not None and run.metrics["aider"]["overall"]["well_formed"] == 0.0
