@@ -73,7 +73,9 @@ class Results(BaseModel):
     run: RunStatus
     metrics: dict[str, Any] = Field(
         description="scores (pass@k: value, ci95, n), scores_base for EvalPlus sets, verdict "
-        "counts, truncated count, timing (wall_s, mean latency, ttft, tokens/s)")
+        "counts, truncated count, timing (wall_s, mean latency, ttft, tokens/s); `bfcl`: "
+        "accuracy per category and BFCL's overall; `aider`: pass rate after attempt 1 and 2 "
+        "(rate, ci95, n), debugging gain and well-formed share, per language and overall")
     samples: list[SampleView]
     offset: int
     total_samples: int

@@ -43,9 +43,14 @@ async def test_list_benchmarks(server) -> None:  # type: ignore[no-untyped-def]
         res = await c.call_tool("list_benchmarks", {})
     ids = {b["id"]: b for b in res.structured_content["benchmarks"]}
     assert {"humaneval", "humaneval-plus", "mbpp-plus", "bfcl", "bfcl-simple"} <= set(ids)
-    assert {i for i in ids if not i.startswith("bfcl")} == {"humaneval", "humaneval-plus", "mbpp-plus"}
+    assert {i for i in ids if not i.startswith(("bfcl", "aider-polyglot"))} == {
+        "humaneval", "humaneval-plus", "mbpp-plus"}
     assert len([i for i in ids if i.startswith("bfcl-")]) == 22  # one per BFCL v4 category
     assert ids["bfcl-multi-turn-base"]["dimensions"] == ["tool_use"]
+    assert {i for i in ids if i.startswith("aider-polyglot")} == {"aider-polyglot", *(
+        f"aider-polyglot-{lang}" for lang in ("cpp", "go", "java", "javascript", "python", "rust"))}
+    assert ids["aider-polyglot"]["task_count"] == 225  # as in the pinned revision
+    assert ids["aider-polyglot"]["dimensions"] == ["editing", "multi_language", "debugging"]
     assert ids["humaneval"]["task_count"] == 164 and ids["humaneval"]["dimensions"] == ["generation"]
 
 

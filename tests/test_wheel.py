@@ -34,3 +34,5 @@ def test_wheel_installs_and_runs_anywhere(tmp_path: Path) -> None:
     assert "benchdock/harnesses/sandbox/Dockerfile" in listing
     assert "benchdock/harnesses/sandbox/runner.py" in listing
     assert "benchdock/harnesses/bfcl/bridge.py" in listing  # read as source, run in BFCL's venv
+    assert "benchdock/harnesses/aider/driver.py" in listing  # the same, in aider's venv
+    assert "benchdock/harnesses/aider/Dockerfile" in listing

@@ -43,7 +43,7 @@ def register(mcp: FastMCP, core: Core) -> None:
     async def run_benchmark(
         model: Annotated[str, Field(description="Model id from list_models")],
         benchmark: Annotated[str, Field(description="Benchmark id from list_benchmarks")],
-        limit: Annotated[int | None, Field(ge=1, description="Only the first N tasks (bfcl: of each category)")] = None,
+        limit: Annotated[int | None, Field(ge=1, description="Only the first N tasks (bfcl: of each category; aider-polyglot: of each language)")] = None,
         tasks: Annotated[list[str] | None, Field(description="Only these task ids")] = None,
         n_samples: Annotated[int, Field(ge=1, le=200, description="Samples per task, for pass@k")] = 1,
         temperature: Annotated[float, Field(ge=0, le=2, description="0 = greedy (default)")] = 0.0,

@@ -1,0 +1,98 @@
+"""The polyglot harness's pure parts: the exercise layout, limits per language, the edit
+format choice, and the error when the exercises cannot be downloaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from benchdock.harnesses.aider.exercises import (
+    ARCHIVE_URL,
+    LANGUAGES,
+    ensure_dataset,
+    load_exercises,
+)
+from benchdock.harnesses.aider.harness import AiderPolyglot
+from benchdock.harnesses.aider.session import outcome
+from benchdock.harnesses.base import DatasetUnavailable
+from benchdock.harnesses.config import EndpointConfig
+from benchdock.harnesses.errors import BenchdockError
+from benchdock.harnesses.registry import get_benchmark
+from tests.conftest import POLYGLOT_FIXTURES
+
+
+def test_exercise_layout_is_read_as_aiders_benchmark_reads_it() -> None:
+    by_id = {e.id: e for e in load_exercises(POLYGLOT_FIXTURES, list(LANGUAGES))}
+    assert sorted(by_id) == ["cpp/leap", "go/leap", "java/leap", "python/leap", "rust/leap"]
+    rust = by_id["rust/leap"]
+    assert rust.solution == ["src/lib.rs"]  # Cargo.toml is never the agent's to edit
+    assert rust.example_solution()["src/lib.rs"].startswith("pub fn is_leap_year")
+    files = rust.workspace_files()
+    assert "tests/leap.rs" in files and "Cargo.toml" in files
+    assert not any(f.startswith(".meta") for f in files)  # the example stays out
+    assert rust.instructions().startswith("# Instructions")
+
+
+def test_limit_is_per_language_and_ids_name_the_language(polyglot_fixtures: Path) -> None:
+    bench = get_benchmark("aider-polyglot")
+    ids = [t.id for t in bench.tasks()]
+    assert bench.first([*ids, "python/zzz"], 1) == ids
+    assert [t.id for t in get_benchmark("aider-polyglot-go").tasks()] == ["go/leap"]
+
+
+def test_edit_format_is_validated_and_auto_leaves_it_to_aider(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    from benchdock.harnesses.aider import harness
+
+    monkeypatch.setattr(harness, "load_env", lambda root: None)
+    bench = get_benchmark("aider-polyglot")
+    assert isinstance(bench, AiderPolyglot)
+    ep = EndpointConfig(url="http://127.0.0.1:9/v1")
+    with pytest.raises(BenchdockError, match=r"'sideways'.*whole, diff"):
+        anyio.run(bench.configure, ep, "m", {"mode": "sideways"})
+    assert anyio.run(bench.configure, ep, "m", {"mode": "udiff"})["aider_edit_format"] == "udiff"
+    assert anyio.run(bench.configure, ep, "m", {"mode": None})["aider_edit_format"] is None
+
+
+def test_missing_aider_env_is_a_clear_tool_error(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    monkeypatch.setenv("BENCHDOCK_ENVS", str(tmp_path / "no-envs"))
+    bench = get_benchmark("aider-polyglot-python")
+    assert isinstance(bench, AiderPolyglot)
+    with pytest.raises(BenchdockError, match="benchdock setup aider"):
+        anyio.run(bench.configure, EndpointConfig(url="http://127.0.0.1:9/v1"), "m", {})
+
+
+def test_no_internet_for_the_download_says_where_to_put_the_exercises(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("BENCHDOCK_POLYGLOT_DIR", raising=False)
+    monkeypatch.setattr("benchdock.harnesses.aider.exercises.ARCHIVE_URL",
+                        "http://127.0.0.1:9/polyglot.tar.gz")  # nothing listens there
+    with pytest.raises(DatasetUnavailable) as err:
+        ensure_dataset(tmp_path / "polyglot")
+    assert "127.0.0.1:9" in str(err.value) and "BENCHDOCK_POLYGLOT_DIR" in str(err.value)
+    assert "7e0611e77b54e2dea774cdc0aa00cf9f7ed6144f" in ARCHIVE_URL
+    assert not (tmp_path / "polyglot").exists()  # nothing half-written left behind
+
+
+def test_driver_failures_become_verdicts_with_reasons() -> None:
+    (ex,) = load_exercises(POLYGLOT_FIXTURES, ["python"])
+    missing = outcome(ex, {"status": "toolchain_missing", "reason": "cargo not found"})
+    assert missing.verdict == "error" and missing.detail == "toolchain missing: cargo not found"
+    crashed = outcome(ex, {"status": "crashed", "reason": "KeyError: 'x'", "traceback": "tb"})
+    assert crashed.verdict == "error" and "aider crashed" in (crashed.detail or "")
+    assert crashed.extra["traceback"] == "tb"
+    late = outcome(ex, {"status": "timeout", "reason": "did not finish within 60s"})
+    assert late.verdict == "timeout"
+    failed = outcome(ex, {"status": "done", "tests_outcomes": [False, False],
+                          "num_malformed_responses": 3, "attempts": [
+                              {"attempt": 1, "response": "r1", "passed": False,
+                               "test_output": "E   assert None is False"},
+                              {"attempt": 2, "response": "r2", "passed": False,
+                               "test_output": "E   assert None is True", "timed_out": False}]})
+    assert failed.verdict == "fail" and "3 malformed" in (failed.detail or "")
+    assert "assert None is True" in (failed.detail or "")
+    assert "--- attempt 2 ---\nr2" in failed.completion
+    assert failed.extra["passed_on"] is None and failed.extra["tests_outcomes"] == [False, False]
