@@ -99,7 +99,7 @@ class AiderSession(HarnessSession):
         proxy = (f"{IN_CONTAINER['proxy']}/{self.ctx.proxy_socket.name}"
                  if self.sandbox_kind == "docker" else str(self.ctx.proxy_socket))
         params = self.ctx.run.params
-        extra_params = {k: params[k] for k in ("temperature", "top_p", "seed") if
+        extra_params = {k: params[k] for k in ("temperature", "top_p", "seed", "max_tokens") if
                         params.get(k) is not None}
         return {
             "name": ex.name, "language": ex.language, "workdir": workdir, "tag": tag,
