@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -56,9 +57,10 @@ def host_time(ex: Exercise) -> float | None:
         return None
     with tempfile.TemporaryDirectory() as d:
         work = solved_copy(ex, Path(d) / ex.name)
-        env = {"PATH": "/usr/bin:/bin:/usr/local/bin:" + str(Path.home() / ".cargo/bin"),
-               "HOME": d, "CARGO_HOME": str(Path.home() / ".cargo"), "GOCACHE": f"{d}/gocache",
-               "GOFLAGS": "-mod=mod", "GOPROXY": "off", "CARGO_NET_OFFLINE": "true"}
+        # the host's own toolchains as a developer has them (this venv's python3 has pytest)
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+               "GOCACHE": f"{d}/gocache", "GOFLAGS": "-mod=mod", "GOPROXY": "off",
+               "CARGO_NET_OFFLINE": "true"}
         t = time.perf_counter()
         proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
         dt = time.perf_counter() - t
@@ -81,7 +83,7 @@ def docker_args(src: Path) -> list[str]:
 
 def container_time(ex: Exercise) -> tuple[float, float]:
     """(start to the test command, start to the test's end) in a fresh container."""
-    cmd = " ".join(f"'{c}'" for c in LANGUAGES[ex.language].test_command)
+    cmd = shlex.join(LANGUAGES[ex.language].test_command)
     with tempfile.TemporaryDirectory() as d:
         src = solved_copy(ex, Path(d) / ex.name)
         Path(d).chmod(0o755)
@@ -97,6 +99,7 @@ def container_time(ex: Exercise) -> tuple[float, float]:
 
 
 def fixture_run_wall() -> float:
+    from benchdock.store import queries as q
     from tests.test_aider_fake_model import exercises, run_fake, which_exercise, whole_edit
     from tests.test_bfcl_fake_model import fake_endpoint
 
@@ -111,6 +114,11 @@ def fixture_run_wall() -> float:
         status, run, _db = run_fake(Path(d), sorted(known), fake_endpoint(answer))
         wall = time.perf_counter() - t
     print(f"  run status {status}; verdicts {run.metrics and run.metrics.get('verdicts')}")
+    for smp in q.all_samples(_db, run.id):
+        e = smp.extra or {}
+        if e.get("status") == "done":
+            print(f"  {smp.task_id:12} driver start -> aider ready {e['startup_s']:.2f}s, "
+                  f"-> first test command {e['first_test_s']:.2f}s, exercise {e['duration']:.2f}s")
     return wall
 
 

@@ -142,6 +142,7 @@ def run_tests(root: Path, cfg: dict[str, Any], original_tests: dict[str, str]) -
 
 
 def main() -> None:
+    t_start = time.time()
     cfg = json.loads(sys.stdin.readline())
     root = Path(cfg["workdir"]) / cfg["name"]
     shutil.rmtree(root, ignore_errors=True)
@@ -179,7 +180,9 @@ def main() -> None:
     coder = Coder.create(model, edit_format, io, fnames=fnames, use_git=False, stream=False,
                          suggest_shell_commands=False, ignore_mentions=ignore, auto_lint=False)
     coder.get_file_mentions = lambda _content: set()  # never pull in other files
+    startup_s = time.time() - t_start
     emit(event="started", edit_format=edit_format)
+    first_test_s = None
 
     attempts: list[dict[str, Any]] = []
     outcomes: list[bool] = []
@@ -191,6 +194,7 @@ def main() -> None:
         gen_s = time.time() - t0
         lazy += len(LAZY.findall(response))
         t1 = time.time()
+        first_test_s = first_test_s or t1 - t_start
         passed, output, timed_out = run_tests(root, cfg, original_tests)
         timeouts += timed_out
         attempts.append({"attempt": i + 1, "response": response, "passed": passed,
@@ -214,7 +218,8 @@ def main() -> None:
         "num_exhausted_context_windows": coder.num_exhausted_context_windows,
         "num_error_outputs": io.num_error_outputs, "num_user_asks": io.num_user_asks,
         "syntax_errors": syntax_errors, "indentation_errors": indentation_errors,
-        "test_timeouts": timeouts, "lazy_comments": lazy,
+        "test_timeouts": timeouts, "lazy_comments": lazy, "startup_s": round(startup_s, 3),
+        "first_test_s": round(first_test_s or 0.0, 3),
         "prompt_tokens": int(getattr(coder, "total_tokens_sent", 0) or 0),
         "completion_tokens": int(getattr(coder, "total_tokens_received", 0) or 0),
         "final_files": final})

@@ -175,7 +175,8 @@ def outcome(ex: Exercise, r: dict[str, Any]) -> SampleOutcome:
     attempts = r.get("attempts", [])
     keys = ("edit_format", "num_malformed_responses", "num_exhausted_context_windows",
             "num_error_outputs", "num_user_asks", "syntax_errors", "indentation_errors",
-            "test_timeouts", "lazy_comments", "duration", "prompt_tokens", "completion_tokens")
+            "test_timeouts", "lazy_comments", "duration", "prompt_tokens", "completion_tokens",
+            "startup_s", "first_test_s")
     extra.update({k: r.get(k) for k in keys}, tests_outcomes=outcomes,
                  passed_on=next((i + 1 for i, ok in enumerate(outcomes) if ok), None),
                  attempts=[{**{k: v for k, v in a.items() if k != "response"},
