@@ -13,8 +13,10 @@ from fastmcp import Client
 
 from benchdock.harnesses.config import Settings
 from benchdock.server.app import create_server
+from benchdock.store import queries as q
+from benchdock.store.db import make_engine
 from tests.conftest import make_settings
-from tests.test_e2e import MODEL, call, wait_final
+from tests.test_e2e import MODEL, call, owned_containers, wait_final
 
 pytestmark = pytest.mark.anyio
 TASKS = ["cpp/leap", "python/leap"]
@@ -65,8 +67,9 @@ async def test_aider_polyglot_through_mcp_with_cache(settings: Settings) -> None
         for s in res2["samples"]:
             assert all(e["cached"] for e in s["evidence"]["exchanges"]), s["evidence"]["exchanges"]
             assert s["status"] == first[s["task_id"]]["status"]
-    # one container per exercise, each removed when its exercise is done
-    from benchdock.harnesses.sandbox.docker_backend import docker_client
-
-    left = docker_client().containers.list(all=True, filters={"ancestor": settings.polyglot_image})
-    assert left == []
+        # one container per exercise, each removed when its exercise is done
+    db = make_engine(settings.database_url)
+    for run_id in (queued["run_id"], again["run_id"]):
+        run = q.get_run(db, run_id)
+        assert run is not None and run.worker_pid
+        assert owned_containers(run.worker_pid) == []

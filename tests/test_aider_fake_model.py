@@ -7,11 +7,15 @@ before the model is asked anything."""
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 
 from benchdock.harnesses.aider.exercises import Exercise, load_exercises
 from benchdock.harnesses.engine import RunExecutor
@@ -21,6 +25,7 @@ from benchdock.store.db import make_engine
 from benchdock.store.models import Run
 from tests.conftest import make_settings
 from tests.test_bfcl_fake_model import fake_endpoint, last_user
+from tests.test_e2e import owned_containers
 
 SECOND_ATTEMPT = "See the testing errors above"
 
@@ -53,8 +58,8 @@ def which_exercise(body: dict[str, Any], known: dict[str, Exercise]) -> Exercise
 WRONG = {"python": {"leap.py": "def leap_year(year):\n    return year % 4 == 0\n"}}
 
 
-def run_fake(tmp_path: Path, task_ids: list[str], answer: Any, mode: str | None = None,
-             run_id: str = "aider-fake") -> tuple[str, Run, Any]:
+def make_run(tmp_path: Path, task_ids: list[str], mode: str | None = None,
+             run_id: str = "aider-fake") -> tuple[Any, Any, Run]:
     settings = make_settings(tmp_path, "http://fake/v1", sandbox="docker")
     db = make_engine(settings.database_url)
     bench = get_benchmark("aider-polyglot")
@@ -64,6 +69,12 @@ def run_fake(tmp_path: Path, task_ids: list[str], answer: Any, mode: str | None 
               params={"temperature": 0.0, "top_p": 1.0, "max_tokens": 512,
                       "aider_edit_format": mode})
     q.add_run(db, run)
+    return settings, db, run
+
+
+def run_fake(tmp_path: Path, task_ids: list[str], answer: Any, mode: str | None = None,
+             run_id: str = "aider-fake") -> tuple[str, Run, Any]:
+    settings, db, run = make_run(tmp_path, task_ids, mode, run_id)
     status = anyio.run(RunExecutor(settings, db, run, answer).execute)
     done = q.get_run(db, run.id)
     assert done is not None
@@ -147,3 +158,49 @@ def test_edits_that_never_apply_are_malformed_and_fail(
     assert s.extra["tests_outcomes"] == [False, False]
     assert s.detail is not None and "malformed" in s.detail
     assert run.metrics is not None and run.metrics["aider"]["overall"]["well_formed"] == 0.0
+
+
+def test_cancel_removes_the_exercise_containers_and_resume_finishes(
+        tmp_path: Path, aider_ready: str, polyglot_fixtures: Path) -> None:
+    known = exercises(polyglot_fixtures)
+    slow = {"on": True}
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if slow["on"]:  # a model that takes its time: the run is cancelled meanwhile
+            await anyio.sleep(300)
+        ex = which_exercise(body, known)
+        return httpx.Response(200, json={
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                "role": "assistant", "content": whole_edit(ex, ex.example_solution())}}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 5}})
+
+    transport = httpx.MockTransport(handler)
+    settings, db, run = make_run(tmp_path, ["go/leap", "python/leap"], run_id="aider-cancel")
+
+    def ours() -> list[Any]:  # this process's containers only: others may share the engine
+        return owned_containers(os.getpid())
+
+    def cancel_when_both_containers_run() -> None:
+        deadline = time.monotonic() + 120
+        while len(ours()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(3)  # aider is up and waiting for the model
+        q.request_cancel(db, run.id)
+
+    watcher = threading.Thread(target=cancel_when_both_containers_run)
+    watcher.start()
+    t0 = time.monotonic()
+    status = anyio.run(RunExecutor(settings, db, run, transport).execute)
+    watcher.join()
+    assert status == "cancelled" and time.monotonic() - t0 < 150  # not the model's 300 s
+    assert all(s.verdict is None for s in q.all_samples(db, run.id))  # nothing half-scored
+    assert ours() == []  # the exercises' containers went with the run
+
+    slow["on"] = False
+    q.heartbeat(db, run.id, status="running", cancel_requested=False)
+    again = q.get_run(db, run.id)
+    assert again is not None
+    status = anyio.run(RunExecutor(settings, db, again, transport).execute)
+    assert status == "succeeded"
+    assert sorted(s.verdict or "" for s in q.all_samples(db, run.id)) == ["pass", "pass"]
