@@ -77,6 +77,14 @@ def test_no_internet_for_the_download_says_where_to_put_the_exercises(
     assert not (tmp_path / "polyglot").exists()  # nothing half-written left behind
 
 
+def test_languages_the_image_may_lack_are_checked_before_the_model_is_asked() -> None:
+    # a missing Gradle distribution or jest would otherwise read as the model's failure
+    assert "/opt/gradle-home/wrapper/dists" in LANGUAGES["java"].tools
+    assert "/npm-install/node_modules/.bin/jest" in LANGUAGES["javascript"].tools
+    assert LANGUAGES["rust"].test_command[-1] == "--include-ignored"
+    assert sum(lang.count for lang in LANGUAGES.values()) == 225
+
+
 def test_driver_failures_become_verdicts_with_reasons() -> None:
     (ex,) = load_exercises(POLYGLOT_FIXTURES, ["python"])
     missing = outcome(ex, {"status": "toolchain_missing", "reason": "cargo not found"})

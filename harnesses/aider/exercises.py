@@ -43,6 +43,9 @@ class Language(BaseModel):
 # The wrapper's downloads (Gradle, JUnit) pre-fetched into the image: not done yet (Dockerfile)
 GRADLE_READY = "/opt/gradle-home/wrapper/dists"
 
+# jest and babel pre-installed in the image (only when its build reached the npm registry)
+JEST_READY = "/npm-install/node_modules/.bin/jest"
+
 # Aider's benchmark: pytest; cargo test -- --include-ignored; go test ./...; npm test with a
 # pre-installed node_modules and xtest -> test; cmake + make (the CMakeLists runs the tests);
 # ./gradlew test with @Disabled removed. The source edits (xtest, @Disabled) are made by the
@@ -53,7 +56,8 @@ LANGUAGES: dict[str, Language] = {
     "go": Language(name="go", count=39, tools=["go"], test_command=["go", "test", "./..."]),
     "java": Language(name="java", count=47, tools=["java", GRADLE_READY], test_command=[
         "sh", "-c", "chmod +x ./gradlew 2>/dev/null; ./gradlew test --offline"]),
-    "javascript": Language(name="javascript", count=49, tools=["node", "npm"], test_command=[
+    "javascript": Language(name="javascript", count=49, tools=["node", "npm", JEST_READY],
+                           test_command=[
         "sh", "-c", "if [ -d /npm-install/node_modules ] && [ ! -e node_modules ]; then "
         "ln -s /npm-install/node_modules node_modules; fi; npm run test"]),
     "python": Language(name="python", count=34, tools=["python3"],
