@@ -49,6 +49,12 @@ def start_demo_server(port: int | None = None, log: Path | None = None,
             "pip install 'benchdock[demo]'") from None
     model = demo_model_path()
     port = port or free_port()
+    try:  # a server left on the port would answer in place of ours
+        httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+        raise BenchdockError(f"port {port} is already in use; stop what serves it or choose "
+                             "another port")
+    except httpx.HTTPError:
+        pass
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import time
 from typing import Any
@@ -263,7 +264,19 @@ def cmd_demo_server(args: argparse.Namespace) -> int:
 
     url, proc = start_demo_server(args.port)
     print(url, flush=True)
-    return int(proc.wait())
+
+    def stop(signum: int, _frame: object) -> None:
+        # the server is a child process: without this it outlives us (and holds the port)
+        proc.terminate()
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return int(proc.wait())
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 def parser() -> argparse.ArgumentParser:
