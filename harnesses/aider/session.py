@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import shutil
 import tempfile
 import threading
 import time
@@ -141,6 +142,8 @@ class AiderSession(HarnessSession):
             with self._lock:
                 self._live.discard(channel)
             channel.close()
+            if self.sandbox_kind != "docker":  # the container's tmpfs goes by itself
+                shutil.rmtree(workdir, ignore_errors=True)
 
     async def solve(self, task: Task, tag: str) -> SampleOutcome:
         ex = self.exercises[task.id]
