@@ -41,6 +41,9 @@ LIMITS = {"memory": "3g", "cpus": 2.0, "pids": 1024, "tmpfs": "4g"}
 OUTPUT_KEPT = 4000  # characters of each attempt's test output kept in the store
 COMMON_ENV = {
     "HOME": "/tmp", "PYTHONUNBUFFERED": "1", "PYTHONNOUSERSITE": "1", "TERM": "dumb",
+    # aider keeps the files it edits in a set: a fixed hash seed keeps their order in the
+    # prompt, so the same exercise sends the same requests and the cache can answer them
+    "PYTHONHASHSEED": "0",
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # litellm fetches a price list at start otherwise
     "GIT_PYTHON_REFRESH": "quiet",  # aider imports GitPython; runs use no git
     "OPENAI_API_KEY": "unused-benchdock-proxy",
