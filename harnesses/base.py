@@ -13,12 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from benchdock.harnesses.dimensions import DIMENSIONS, DimensionMetric, DimensionRow
 from benchdock.harnesses.sandbox import Sandbox
 
-DIMENSIONS = (
-    "generation", "editing", "tool_use", "planning", "debugging", "repo_understanding",
-    "instruction_following", "long_context", "multi_language", "test_generation",
-)
+__all__ = ["DIMENSIONS", "BenchmarkBase", "BenchmarkInfo", "DatasetUnavailable", "Task", "Verdict"]
 
 VerdictName = Literal["pass", "fail", "error", "timeout"]
 
@@ -48,6 +46,12 @@ class BenchmarkInfo(BaseModel):
     metrics: list[str] = Field(description="Metric names get_results reports")
     cost: str = Field(description="Rough cost: requests and tokens per full run")
     version: str
+    dimension_map: list[DimensionRow] = Field(description=(
+        "Which metric of this benchmark measures which dimension (what compare_dimensions "
+        "and recommend_model use)"))
+    family: str = Field(description=(
+        "Benchmarks of one family share tasks (bfcl and bfcl-simple): per task, the newest "
+        "run of the family counts"))
 
 
 class DatasetUnavailable(RuntimeError):
@@ -65,6 +69,33 @@ class BenchmarkBase(ABC):
     metrics: tuple[str, ...] = ("pass@1",)
     nominal_tasks: int
     cost: str = ""
+    # rough per-task cost for time estimates before anything was measured on the endpoint
+    requests_per_task: float = 1.0
+    tokens_per_request: int = 300
+    exec_s_per_task: float = 0.5
+
+    @property
+    def family(self) -> str:
+        """Benchmarks that share task ids share a family (a suite and its parts)."""
+        return self.id
+
+    def part(self, task_id: str) -> str:
+        """Which part of the family a task belongs to (a BFCL category, an Aider language)."""
+        return self.family
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The parts this benchmark runs (`limit` applies per part on suites)."""
+        return (self.family,)
+
+    def dimension_metrics(self) -> tuple[DimensionMetric, ...]:
+        """The map rows: by default, pass@1 measures each declared dimension."""
+        return tuple(DimensionMetric(d, "pass@1", "share of tasks whose answer passes")
+                     for d in self.dimensions)
+
+    def readiness(self) -> str | None:
+        """What is missing on this machine to run it (cheap: no download), or None."""
+        return None
 
     @property
     @abstractmethod
@@ -86,7 +117,8 @@ class BenchmarkBase(ABC):
             id=self.id, title=self.title, description=self.description,
             dimensions=list(self.dimensions), task_count=self.nominal_tasks,
             needs=list(self.needs), metrics=list(self.metrics), cost=self.cost,
-            version=self.version,
+            version=self.version, family=self.family,
+            dimension_map=[m.row() for m in self.dimension_metrics()],
         )
 
 

@@ -25,6 +25,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from sqlalchemy.engine import Engine
 
 from benchdock.harnesses.base import Benchmark, BenchmarkBase, Task
+from benchdock.harnesses.choice.evidence import record as record_evidence
 from benchdock.harnesses.config import EndpointConfig, Settings
 from benchdock.harnesses.delegated import (
     DelegatedBenchmark,
@@ -145,6 +146,12 @@ class RunExecutor:
         samples = q.all_samples(self.db, self.run.id)
         metrics = {**compute_metrics(samples, self.run.n_samples), **self.extra_metrics}
         q.finish_run(self.db, self.run.id, status, error=error, metrics=metrics)
+        finished = q.get_run(self.db, self.run.id)
+        if status == "succeeded" and finished is not None:
+            try:  # the comparison's evidence; if this fails it is made on first comparison
+                record_evidence(self.db, finished, samples)
+            except Exception:
+                log.exception("run %s: could not record its dimension evidence", self.run.id)
         return status
 
     async def _pipeline(self) -> None:

@@ -18,9 +18,6 @@ from benchdock.harnesses.llm import SamplingParams
 from benchdock.harnesses.metrics import compute_metrics
 from benchdock.harnesses.registry import UnknownBenchmark, get_benchmark
 from benchdock.harnesses.views import (
-    CompareCell,
-    CompareRow,
-    Comparison,
     Results,
     RunRequest,
     RunStatus,
@@ -199,38 +196,6 @@ def results(db: Engine, run_id: str, offset: int = 0, limit: int = 20,
     nxt = offset + len(rows)
     return Results(run=st, metrics=metrics, samples=[_view(s, include_raw) for s in rows],
                    offset=offset, total_samples=total, next_offset=nxt if nxt < total else None)
-
-
-def headline(run: Run) -> tuple[str, dict[str, object] | None]:
-    scores = (run.metrics or {}).get("scores", {})
-    if "pass@1" in scores:
-        return "pass@1", scores["pass@1"]
-    return "pass@1", None
-
-
-def compare(db: Engine, models: list[str] | None) -> Comparison:
-    runs = q.latest_succeeded(db, models)
-    if models:
-        have = {r.model for r in runs}
-        missing = [m for m in models if m not in have]
-        if missing and not have:
-            raise BenchdockError(
-                f"no succeeded runs for {missing}; models with results: "
-                f"{sorted({r.model for r in q.latest_succeeded(db)}) or 'none yet'}")
-    rows: dict[str, dict[str, CompareCell]] = {}
-    for r in runs:
-        metric, sc = headline(r)
-        rows.setdefault(r.model, {})[r.benchmark] = CompareCell(
-            score=sc["value"] if sc else None, ci95=sc["ci95"] if sc else None,  # type: ignore[arg-type]
-            n=sc["n"] if sc else None, metric=metric, run_id=r.id,  # type: ignore[arg-type]
-            finished_at=r.finished_at, version=r.benchmark_version)
-    benches = sorted({b for cells in rows.values() for b in cells})
-    return Comparison(
-        benchmarks=benches,
-        rows=[CompareRow(model=m, results=c) for m, c in sorted(rows.items())],
-        note="Latest succeeded run per model and benchmark; a subset run (limit/tasks) counts "
-             "as is, see n. The ten-dimension view is not built yet.",
-    )
 
 
 def list_runs(db: Engine, limit: int = 20, status: str | None = None) -> list[RunStatus]:

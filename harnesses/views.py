@@ -80,24 +80,3 @@ class Results(BaseModel):
     offset: int
     total_samples: int
     next_offset: int | None = Field(description="Pass as offset for the next page; null at end")
-
-
-class CompareCell(BaseModel):
-    score: float | None
-    ci95: list[float] | None = None
-    n: int | None = None
-    metric: str
-    run_id: str
-    finished_at: datetime | None
-    version: str
-
-
-class CompareRow(BaseModel):
-    model: str
-    results: dict[str, CompareCell] = Field(description="benchmark id -> latest succeeded result")
-
-
-class Comparison(BaseModel):
-    benchmarks: list[str]
-    rows: list[CompareRow]
-    note: str

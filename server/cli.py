@@ -1,5 +1,6 @@
 """The `benchdock` command: `serve` (the MCP server), `worker`, and the same views for people
-(`run`, `models`, `benchmarks`, `runs`, `results`, `compare`), plus `build-image`.
+(`run`, `models`, `benchmarks`, `runs`, `results`; `compare`, `recommend`, `plan` and
+`report` in `cli_choice`), plus `setup` and `build-image`.
 
 Over stdio, stdout is the MCP protocol: everything else here logs to stderr.
 """
@@ -20,6 +21,8 @@ from benchdock.harnesses import service
 from benchdock.harnesses.config import ConfigError, Settings
 from benchdock.harnesses.errors import BenchdockError
 from benchdock.harnesses.views import Results, RunRequest
+from benchdock.server.cli_choice import add_commands
+from benchdock.server.text import table
 
 
 def _settings() -> Settings:
@@ -45,15 +48,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table(rows: list[list[str]], head: list[str]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
-
-    def line(r: list[str]) -> str:
-        return "  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=False)).rstrip()
-
-    return "\n".join([line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)])
-
-
 def cmd_models(args: argparse.Namespace) -> int:
     statuses = anyio.run(service.list_models, _settings(), None)
     rows = []
@@ -63,7 +57,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         for m in st.models:
             rows.append([m.id, st.url, st.server or "", str(m.context_size or ""),
                          m.quantization or "", str(m.parallel_slots or "")])
-    print(_table(rows, ["model", "endpoint", "server", "context", "quant", "slots"]))
+    print(table(rows, ["model", "endpoint", "server", "context", "quant", "slots"]))
     return 0
 
 
@@ -71,7 +65,7 @@ def cmd_benchmarks(args: argparse.Namespace) -> int:
     from benchdock.harnesses.registry import all_benchmarks
 
     rows = [[b.id, str(b.nominal_tasks), ",".join(b.dimensions), b.title] for b in all_benchmarks()]
-    print(_table(rows, ["id", "tasks", "dimensions", "title"]))
+    print(table(rows, ["id", "tasks", "dimensions", "title"]))
     return 0
 
 
@@ -87,7 +81,7 @@ def print_results(res: Results) -> None:
             lo, hi = sc["ci95"]
             rows.append([f"{name} ({label})", f"{sc['value']:.3f}", f"[{lo:.3f}, {hi:.3f}]", str(sc["n"])])
     if rows:
-        print(_table(rows, ["metric", "value", "95% CI", "n"]))
+        print(table(rows, ["metric", "value", "95% CI", "n"]))
     if res.metrics.get("bfcl"):
         print_bfcl(res.metrics["bfcl"], r.params)
     if res.metrics.get("aider"):
@@ -101,7 +95,7 @@ def print_results(res: Results) -> None:
           f"ttft {fmt(t.get('mean_ttft_s'), '.3f')} s, {fmt(t.get('tokens_per_s'), '.1f')} tok/s, "
           f"{t.get('cached', 0)} cached; verdicts {res.metrics.get('verdicts')}")
     if res.samples:
-        print(_table([[s.task_id, s.status, _short(s.detail)] for s in res.samples],
+        print(table([[s.task_id, s.status, _short(s.detail)] for s in res.samples],
                      ["task", "verdict", "detail"]))
 
 
@@ -110,7 +104,7 @@ def print_bfcl(bfcl: dict[str, Any], params: dict[str, Any]) -> None:
     print(f"BFCL, {bfcl.get('mode')} mode ({params.get('bfcl_mode_reason', '')})")
     rows = [[cat, f"{v['accuracy']:.3f}", f"[{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]",
              f"{v['correct']}/{v['n']}"] for cat, v in bfcl.get("per_category", {}).items()]
-    print(_table(rows, ["category", "accuracy", "95% CI", "correct"]))
+    print(table(rows, ["category", "accuracy", "95% CI", "correct"]))
     overall = bfcl.get("overall") or {}
     figures = [f"{k} {v:.3f}" for k, v in overall.items() if isinstance(v, float)]
     if figures:
@@ -131,7 +125,7 @@ def print_aider(aider: dict[str, Any]) -> None:
     rows = [row(lang, v) for lang, v in (aider.get("per_language") or {}).items()]
     if aider.get("overall"):
         rows.append(row("all", aider["overall"]))
-    print(_table(rows, ["language", "pass after try 1 [95% CI]", "pass after try 2 [95% CI]",
+    print(table(rows, ["language", "pass after try 1 [95% CI]", "pass after try 2 [95% CI]",
                         "well-formed", "errors", "n"]))
 
 
@@ -213,21 +207,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     core = service.Core(_settings())
     rows = [[r.run_id, r.status, r.model, r.benchmark, f"{r.done}/{r.total}", str(r.created_at)[:19]]
             for r in service.list_runs(core.db, args.limit)]
-    print(_table(rows, ["run", "status", "model", "benchmark", "done", "created"]))
-    return 0
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    core = service.Core(_settings())
-    cmp = service.compare(core.db, args.models or None)
-    rows = []
-    for row in cmp.rows:
-        cells = []
-        for b in cmp.benchmarks:
-            c = row.results.get(b)
-            cells.append("-" if c is None or c.score is None else f"{c.score:.3f} (n={c.n})")
-        rows.append([row.model, *cells])
-    print(_table(rows, ["model", *cmp.benchmarks]))
+    print(table(rows, ["run", "status", "model", "benchmark", "done", "created"]))
     return 0
 
 
@@ -311,9 +291,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("run_id")
     s.add_argument("--show", type=int, default=20)
     s.set_defaults(fn=cmd_results)
-    s = sub.add_parser("compare", help="models x benchmarks table")
-    s.add_argument("models", nargs="*")
-    s.set_defaults(fn=cmd_compare)
+    add_commands(sub)
     s = sub.add_parser("setup", help="install a reference harness's own environment")
     s.add_argument("harness", choices=["bfcl", "aider"])
     s.set_defaults(fn=cmd_setup)

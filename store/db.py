@@ -13,7 +13,7 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from benchdock.store.models import SchemaMigration
+from benchdock.store.models import DimensionEvidence, RunSummary, SchemaMigration
 
 
 def _initial(engine: Engine) -> None:
@@ -39,6 +39,8 @@ MIGRATIONS: list[tuple[str, Callable[[Engine], None]]] = [
     ("0001_initial", _initial),
     ("0002_sample_extra_and_tool_calls", _add_columns(("sample.extra", "JSON"),
                                                       ("generation.tool_calls", "JSON"))),
+    ("0003_evidence_tables", lambda engine: SQLModel.metadata.create_all(
+        engine, tables=[RunSummary.__table__, DimensionEvidence.__table__])),  # type: ignore[attr-defined]
 ]
 
 

@@ -98,3 +98,53 @@ class Generation(SQLModel, table=True):
 class SchemaMigration(SQLModel, table=True):
     name: str = Field(primary_key=True)
     applied_at: datetime = Field(default_factory=utcnow)
+
+
+class RunSummary(SQLModel, table=True):
+    """What the comparison needs of a finished run, computed once when it ends: its identity,
+    settings and speed, without its samples. `version` is the evidence format's: a store made
+    by an older release is summarised again when it changes."""
+
+    __tablename__ = "run_summary"
+
+    run_id: str = Field(primary_key=True, foreign_key="run.id")
+    version: int
+    model: str = Field(index=True)
+    benchmark: str
+    family: str
+    benchmark_version: str
+    endpoint_url: str
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    context_size: int | None = None
+    finished_at: datetime | None = None
+    tasks: int = 0
+    concurrency: int = 1
+    wall_s: float | None = None
+    busy_s: float = 0.0  # model time (fresh requests) plus execution time, summed over samples
+    fresh: int = 0  # samples that asked the model (not answered from the cache)
+    generated_tokens: int = 0
+    decode_s: float = 0.0
+    ttft_sum: float = 0.0
+    ttft_n: int = 0
+
+
+class DimensionEvidence(SQLModel, table=True):
+    """One run's outcomes for one row of the dimension map, on one part of its benchmark (a
+    BFCL category, an Aider language). `outcomes` holds one character per task in run order:
+    '1' or '0' when every task's outcome is binary; otherwise `values` holds the per-task
+    means (n_samples > 1). `task_ids` (newline-joined) lets two runs over different task
+    lists be paired on the tasks they share."""
+
+    __tablename__ = "dimension_evidence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", index=True)
+    dimension: str
+    metric: str
+    part: str
+    n: int
+    total: float
+    outcomes: str = Field(default="", sa_column=Column(Text))
+    values: list[float] | None = Field(default=None, sa_column=Column(JSON))
+    tasks_hash: str
+    task_ids: str = Field(default="", sa_column=Column(Text))

@@ -234,15 +234,3 @@ def cache_put(engine: Engine, gen: Generation) -> None:
                 s.commit()
             except IntegrityError:
                 s.rollback()
-
-
-def latest_succeeded(engine: Engine, models: Sequence[str] | None = None) -> list[Run]:
-    """The newest succeeded run per (model, benchmark)."""
-    with Session(engine, expire_on_commit=False) as s:
-        q = select(Run).where(Run.status == "succeeded").order_by(col(Run.finished_at).desc())
-        if models:
-            q = q.where(col(Run.model).in_(list(models)))
-        seen: dict[tuple[str, str], Run] = {}
-        for run in s.exec(q).all():
-            seen.setdefault((run.model, run.benchmark), run)
-        return list(seen.values())

@@ -112,8 +112,14 @@ async def test_humaneval_run_progress_results_restart_cache(settings: Settings) 
         res2 = await call(c, "get_results", run_id=run_id)
         assert res2["samples"] == samples and res2["metrics"]["scores"] == m["scores"]
         table = await call(c, "compare_dimensions")
-        assert table["rows"][0]["model"] == MODEL
-        assert table["rows"][0]["results"]["humaneval"]["run_id"] == run_id
+        gen = table["models"][0]["dimensions"]["generation"]
+        assert table["models"][0]["model"] == MODEL and gen["measured"]
+        assert [src["run_id"] for src in gen["sources"]] == [run_id]
+        assert gen["score"] == m["scores"]["pass@1"]["value"] and gen["n"] == 3
+        assert table["runs"][run_id]["benchmark"] == "humaneval"
+        # evidence was recorded when the run ended, with its real speed
+        assert table["models"][0]["speed"]["tokens_per_s"] > 0
+        assert not table["models"][0]["dimensions"]["tool_use"]["measured"]
         # the identical run again: answered from the generation cache, same verdicts
         again = await call(c, "run_benchmark", model=MODEL, benchmark="humaneval", limit=3,
                            max_tokens=256)

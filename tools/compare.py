@@ -1,15 +1,17 @@
-"""compare_dimensions: for now a models x benchmarks table of latest results."""
+"""compare_dimensions: the models x dimensions matrix."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+import anyio
 from fastmcp import FastMCP
 from pydantic import Field
 
-from benchdock.harnesses import service
+from benchdock.harnesses.choice.compare import compare
+from benchdock.harnesses.choice.views import DimensionComparison
+from benchdock.harnesses.dimensions import DIMENSIONS
 from benchdock.harnesses.service import Core
-from benchdock.harnesses.views import Comparison
 from benchdock.tools._errors import agent_errors
 
 
@@ -19,8 +21,14 @@ def register(mcp: FastMCP, core: Core) -> None:
     async def compare_dimensions(
         models: Annotated[list[str] | None, Field(
             description="Model ids to compare; default: every model with results")] = None,
-    ) -> Comparison:
-        """Compare models: the latest succeeded result of each model on each benchmark
-        (pass@1 with 95% interval and n). The ten-dimension view (generation, editing, tool
-        use, ...) is not built yet; today each benchmark is one column."""
-        return service.compare(core.db, models)
+        dimensions: Annotated[list[str] | None, Field(
+            description=f"Dimensions to show; default all ten: {', '.join(DIMENSIONS)}")] = None,
+    ) -> DimensionComparison:
+        """Compare models on the ten capability dimensions of agentic coding. Each cell has the
+        score (0-1), its 95% interval, n (tasks), the runs it comes from (see `runs` for
+        versions and sampling settings) and whether it differs significantly from the
+        dimension's leader (paired over shared tasks, else unpaired). A dimension without
+        evidence says "not measured" and names the benchmark that would measure it with its
+        estimated time here. Each model also gets its measured speed (tokens/s, time to first
+        token, wall time per task)."""
+        return await anyio.to_thread.run_sync(compare, core.db, models, dimensions)

@@ -25,14 +25,54 @@ from benchdock.harnesses.aider.exercises import (
 from benchdock.harnesses.base import DatasetUnavailable, Task
 from benchdock.harnesses.config import EndpointConfig, default_envs_dir
 from benchdock.harnesses.delegated import DelegatedBenchmark, HarnessSession, SessionContext
+from benchdock.harnesses.dimensions import DimensionMetric
 from benchdock.harnesses.errors import BenchdockError
+from benchdock.store.models import Sample
 
 # aider's edit formats that need no second (editor) model
 EDIT_FORMATS = ("whole", "diff", "diff-fenced", "udiff", "udiff-simple", "patch")
 
 
+def _ran(sample: Sample) -> list[bool] | None:
+    """Each attempt's test outcome, or None when the exercise says nothing about the model:
+    not scored yet, or its toolchain was missing from the image."""
+    extra = sample.extra or {}
+    if sample.verdict is None or extra.get("status") == "toolchain_missing":
+        return None
+    return [bool(x) for x in extra.get("tests_outcomes") or []]
+
+
+def attempt_1(sample: Sample) -> float | None:
+    """Passed on the first try (a crash or overrun counts as not passed, as in Aider's own)."""
+    ran = _ran(sample)
+    return None if ran is None else float(bool(ran) and ran[0])
+
+
+def recovery(sample: Sample) -> float | None:
+    """Of the exercises that failed attempt 1, whether attempt 2 (with the test output) fixed
+    it; exercises that passed at once say nothing about debugging."""
+    ran = _ran(sample)
+    if ran is None or (ran and ran[0]):
+        return None
+    return float(len(ran) > 1 and ran[1])
+
+
+MAP = (
+    DimensionMetric("editing", "pass rate after attempt 1", "share of exercises whose "
+                    "edit passes the tests on the first try", outcome=attempt_1),
+    DimensionMetric("multi_language", "pass rate after attempt 1, not Python", "the same on "
+                    "the C++, Go, Java, JavaScript and Rust exercises", outcome=attempt_1,
+                    exclude_parts=frozenset({"python"})),
+    DimensionMetric("debugging", "attempt-2 recovery", "share of exercises failed on attempt 1 "
+                    "that attempt 2 fixes from the test output (the debugging gain, per "
+                    "exercise that could gain)", outcome=recovery),
+)
+
+
 class AiderPolyglot(DelegatedBenchmark):
-    dimensions = ("editing", "multi_language", "debugging")
+    requests_per_task = 2.0
+    tokens_per_request = 600
+    exec_s_per_task = 8.0
     metrics = ("pass@1 (= pass rate after attempt 2)", "pass rate after attempt 1 and 2 per "
                "language", "debugging gain", "well-formed edits")
     needs = ("aider-env (benchdock setup aider)",
@@ -44,6 +84,7 @@ class AiderPolyglot(DelegatedBenchmark):
         self.id = bench_id
         self.title = title
         self.nominal_tasks = sum(LANGUAGES[lang].count for lang in languages)
+        self.dimensions = tuple(m.dimension for m in self.dimension_metrics())
         self.description = (
             f"Aider's polyglot benchmark ({', '.join(languages)}): aider edits each Exercism "
             "exercise's stub in its edit format, the exercise's tests judge it, and a failure "
@@ -56,6 +97,27 @@ class AiderPolyglot(DelegatedBenchmark):
     @property
     def version(self) -> str:
         return f"aider-chat {AIDER_VERSION}, polyglot-benchmark {REVISION[:12]}"
+
+    @property
+    def family(self) -> str:
+        return "aider-polyglot"
+
+    def part(self, task_id: str) -> str:
+        return task_id.split("/", 1)[0]
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return tuple(self.languages)
+
+    def dimension_metrics(self) -> tuple[DimensionMetric, ...]:
+        return tuple(m for m in MAP if any(m.covers(lang) for lang in self.languages))
+
+    def readiness(self) -> str | None:
+        try:
+            load_env(default_envs_dir())
+        except EnvironmentMissing as exc:
+            return str(exc)
+        return None
 
     def exercises(self) -> list[Exercise]:
         return load_exercises(ensure_dataset(dataset_root()), self.languages)

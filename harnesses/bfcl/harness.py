@@ -21,6 +21,7 @@ from benchdock.harnesses.bfcl.categories import OFFLINE, Category, category_of
 from benchdock.harnesses.bfcl.environment import BFCL_VERSION, EnvironmentMissing, load_env
 from benchdock.harnesses.config import EndpointConfig, default_envs_dir
 from benchdock.harnesses.delegated import DelegatedBenchmark, HarnessSession, SessionContext
+from benchdock.harnesses.dimensions import DimensionMetric
 from benchdock.harnesses.errors import BenchdockError
 
 MODES = ("auto", "native", "prompting")
@@ -30,16 +31,38 @@ PROBE_TOOL = {"type": "function", "function": {
                    "required": ["city"]}}}
 
 
+MULTI_TURN = frozenset(c.name for c in OFFLINE if c.kind == "multi_turn")
+# the map from BFCL's figures to the dimensions: any question is tool use; the multi-turn
+# conversations (a task over several dependent calls against a stateful simulator) are also
+# planning, and their long-context variant (a large state to keep in view) long context
+MAP = (
+    DimensionMetric("tool_use", "accuracy", "share of questions BFCL's checker accepts "
+                    "(pooled over the categories run, not BFCL's weighted overall)"),
+    DimensionMetric("planning", "multi-turn accuracy", "share of multi-turn conversations "
+                    "whose final state and answers BFCL's checker accepts", parts=MULTI_TURN),
+    DimensionMetric("long_context", "long-context multi-turn accuracy", "the same on "
+                    "multi_turn_long_context", parts=frozenset({"multi_turn_long_context"})),
+)
+
+
 class Bfcl(DelegatedBenchmark):
-    dimensions = ("tool_use",)
     metrics = ("pass@1", "accuracy per category", "BFCL overall")
     needs: tuple[str, ...] = ("bfcl-env (benchdock setup bfcl)", "docker (recommended)")
+    tokens_per_request = 100
+    exec_s_per_task = 0.2
 
     def __init__(self, categories: list[Category], bench_id: str, title: str) -> None:
         self.categories = categories
         self.id = bench_id
         self.title = title
         self.nominal_tasks = sum(c.count for c in categories)
+        names_run = {c.name for c in categories}
+        self._map = tuple(m for m in MAP if any(m.covers(n) for n in names_run))
+        self.dimensions = tuple(m.dimension for m in self._map)
+        # a multi-turn conversation is several requests
+        multi_share = sum(c.count for c in categories if c.kind == "multi_turn") / max(
+            1, self.nominal_tasks)
+        self.requests_per_task = 1.0 + 7.0 * multi_share
         names = ", ".join(c.name for c in categories)
         multi = any(c.kind == "multi_turn" for c in categories)
         self.description = (
@@ -57,6 +80,30 @@ class Bfcl(DelegatedBenchmark):
     @property
     def version(self) -> str:
         return f"bfcl-eval {BFCL_VERSION}"
+
+    @property
+    def family(self) -> str:
+        return "bfcl"
+
+    def part(self, task_id: str) -> str:
+        return category_of(task_id)
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.categories)
+
+    def dimension_metrics(self) -> tuple[DimensionMetric, ...]:
+        return self._map
+
+    def readiness(self) -> str | None:
+        blocked = [c.name for c in self.categories if not c.offline]
+        if blocked:
+            return f"needs the internet ({', '.join(blocked)})"
+        try:
+            load_env(default_envs_dir())
+        except EnvironmentMissing as exc:
+            return str(exc)
+        return None
 
     def _files(self) -> list[Path]:
         blocked = [c for c in self.categories if not c.offline]

@@ -1,0 +1,167 @@
+"""The shapes the choice tools return. Field descriptions reach the agent through the tools'
+output schemas, so they say how to read each figure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class RunRef(BaseModel):
+    """Where a figure comes from."""
+
+    run_id: str
+    model: str
+    benchmark: str
+    benchmark_version: str = Field(description="Harness and dataset version")
+    finished_at: datetime | None
+    endpoint: str
+    settings: dict[str, Any] = Field(description="Sampling and asking settings of the run")
+    tasks: int
+
+
+class Source(BaseModel):
+    run_id: str = Field(description="Key into `runs`")
+    benchmark: str
+    metric: str
+    parts: list[str] = Field(description="Parts of the benchmark used (BFCL categories, languages)")
+    n: int
+
+
+class Significance(BaseModel):
+    against: str = Field(description="The model compared with: this dimension's leader")
+    paired: bool = Field(description=(
+        "true: both ran the same tasks and the test pairs them (exact sign test / McNemar); "
+        "false: no shared tasks, an unpaired two-sample test"))
+    n_shared: int = Field(description="Tasks both models ran (paired tests only)")
+    wins: int | None = Field(default=None, description="Shared tasks where this model did better")
+    losses: int | None = Field(default=None, description="Shared tasks where it did worse")
+    difference: float = Field(description="This model's score minus the leader's")
+    p_value: float
+    significant: bool = Field(description="p < 0.05 (not corrected for multiple comparisons)")
+    verdict: str
+
+
+class NotMeasured(BaseModel):
+    reason: str
+    measured_by: str | None = Field(description=(
+        "The benchdock benchmark that would measure it (null: none does yet): the broadest, "
+        "then the quickest here"))
+    limit: int | None = Field(default=None, description="Its limit for a first informative run")
+    tasks: int | None = Field(default=None, description="Tasks that run would score")
+    estimate_minutes: float | None = Field(description="That run's estimated time on this endpoint")
+    estimate_basis: str | None = Field(default=None, description="What the estimate rests on")
+    also_measured_by: list[str] = Field(default_factory=list)
+    elsewhere: list[str] = Field(default_factory=list, description=(
+        "Public benchmarks that isolate this dimension, in benchdock or not"))
+
+
+class DimensionCell(BaseModel):
+    measured: bool
+    score: float | None = Field(default=None, description="Mean outcome over the pooled tasks, 0..1")
+    ci95: list[float] | None = None
+    n: int = Field(default=0, description="Tasks behind the score")
+    sources: list[Source] = Field(default_factory=list)
+    settings_differ: str | None = Field(default=None, description=(
+        "Set when the runs pooled here used different settings (apples and oranges)"))
+    vs_leader: Significance | None = None
+    not_measured: NotMeasured | None = None
+
+
+class Speed(BaseModel):
+    tokens_per_s: float | None = Field(description="Generated tokens per second of decoding")
+    ttft_s: float | None = Field(description="Mean time to first token (servers that report it)")
+    wall_s_per_task: float | None = Field(description="Run wall time per task, as run here")
+    runs: int = Field(description="Succeeded runs these figures come from")
+
+
+class ModelRow(BaseModel):
+    model: str
+    context_size: int | None = None
+    dimensions: dict[str, DimensionCell]
+    speed: Speed
+
+
+class DimensionComparison(BaseModel):
+    dimensions: list[str]
+    models: list[ModelRow]
+    leaders: dict[str, str | None] = Field(description="Best measured model per dimension")
+    runs: dict[str, RunRef] = Field(description="Provenance of every run used, by run_id")
+    notes: list[str]
+
+
+class Constraints(BaseModel):
+    min_tokens_per_s: float | None = Field(default=None, ge=0, description=(
+        "Only models measured at least this fast (generated tokens/s)"))
+    max_ttft_s: float | None = Field(default=None, gt=0, description="Only models whose mean time to first token is at most this")
+    context_needed: int | None = Field(default=None, ge=1, description=(
+        "Tokens of context the job needs: the model's context size must be at least this"))
+    max_wall_s_per_task: float | None = Field(default=None, gt=0)
+
+
+class Ranked(BaseModel):
+    rank: int
+    model: str
+    score: float = Field(description="Priority-weighted mean of the measured dimensions")
+    ci95: list[float]
+    coverage: float = Field(description="Share of the priority weight that was measured")
+    dimensions: dict[str, float | None] = Field(description="Dimension scores used (null: not measured)")
+    tokens_per_s: float | None
+    pareto: bool = Field(description="On the quality/speed Pareto front")
+    reason: str
+
+
+class Excluded(BaseModel):
+    model: str
+    reason: str
+
+
+class NextRun(BaseModel):
+    model: str
+    benchmark: str
+    limit: int | None
+    dimension: str = Field(description="The dimension that decides between the top candidates")
+    estimate_minutes: float | None
+    why: str
+
+
+class Recommendation(BaseModel):
+    priorities: dict[str, float] = Field(description="Dimension weights used (sum 1)")
+    profile: str | None
+    ranking: list[Ranked]
+    excluded: list[Excluded]
+    pareto_front: list[str] = Field(description="Models no other beats on both quality and speed")
+    separated: bool | None = Field(description=(
+        "Whether the evidence separates #1 from #2 (null: fewer than two candidates)"))
+    next_run: NextRun | None = Field(description=(
+        "When not separated: the cheapest run that would measure the deciding dimension"))
+    summary: str
+
+
+class PlannedRun(BaseModel):
+    order: int
+    model: str
+    benchmark: str
+    limit: int | None = Field(description="Pass to run_benchmark (per category/language on suites)")
+    tasks: int
+    estimate_minutes: float
+    estimate_basis: str
+    dimensions: list[str] = Field(description="Dimensions this run measures for the model")
+    why: str
+
+
+class Uncovered(BaseModel):
+    model: str
+    dimension: str
+    reason: str
+
+
+class EvaluationPlan(BaseModel):
+    budget_minutes: float
+    planned_minutes: float
+    runs: list[PlannedRun] = Field(description="Queue these in order with run_benchmark")
+    uncovered: list[Uncovered]
+    priorities: dict[str, float]
+    notes: list[str]

@@ -1,0 +1,90 @@
+"""Named queries over the evidence tables (`RunSummary`, `DimensionEvidence`).
+
+The comparison reads only these small rows — never the samples — so it stays fast on a store
+with millions of samples; the per-task id lists are loaded only for the rare pair of runs
+that covered different task lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from benchdock.store.models import DimensionEvidence, Run, RunSummary
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    """A `DimensionEvidence` row without its task ids (see `task_ids`)."""
+
+    id: int
+    run_id: str
+    dimension: str
+    metric: str
+    part: str
+    n: int
+    total: float
+    outcomes: str
+    values: list[float] | None
+    tasks_hash: str
+
+
+def save_evidence(engine: Engine, summary: RunSummary, rows: Sequence[DimensionEvidence]) -> None:
+    """Replace a run's evidence in one transaction."""
+    with Session(engine) as s:
+        s.execute(delete(DimensionEvidence).where(col(DimensionEvidence.run_id) == summary.run_id))
+        s.execute(delete(RunSummary).where(col(RunSummary.run_id) == summary.run_id))
+        s.add(summary)
+        s.add_all(rows)
+        s.commit()
+
+
+def runs_needing_evidence(engine: Engine, version: int) -> list[str]:
+    """Succeeded runs with no summary, or one made by an older evidence format."""
+    with Session(engine) as s:
+        rows = s.exec(
+            select(Run.id, RunSummary.version)
+            .join(RunSummary, col(RunSummary.run_id) == col(Run.id), isouter=True)
+            .where(Run.status == "succeeded")
+        ).all()
+    return [rid for rid, v in rows if v is None or v < version]
+
+
+def summaries(engine: Engine, models: Sequence[str] | None = None) -> list[RunSummary]:
+    """Summaries of succeeded runs, newest first."""
+    with Session(engine, expire_on_commit=False) as s:
+        q = (select(RunSummary)
+             .join(Run, col(Run.id) == col(RunSummary.run_id))
+             .where(Run.status == "succeeded")
+             .order_by(col(RunSummary.finished_at).desc()))
+        if models:
+            q = q.where(col(RunSummary.model).in_(list(models)))
+        return list(s.exec(q).all())
+
+
+def evidence_rows(engine: Engine, run_ids: Sequence[str]) -> list[EvidenceRow]:
+    if not run_ids:
+        return []
+    t = DimensionEvidence.__table__.c  # type: ignore[attr-defined]
+    cols = (t.id, t.run_id, t.dimension, t.metric, t.part, t.n, t.total, t.outcomes, t["values"],
+            t.tasks_hash)
+    out: list[EvidenceRow] = []
+    ids = list(run_ids)
+    with engine.connect() as conn:
+        for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = ids[i:i + 500]
+            for r in conn.execute(sa_select(*cols).where(t.run_id.in_(chunk))):
+                out.append(EvidenceRow(**r._mapping))
+    return out
+
+
+def task_ids(engine: Engine, evidence_ids: Sequence[int]) -> dict[int, list[str]]:
+    with Session(engine) as s:
+        rows = s.exec(select(DimensionEvidence.id, DimensionEvidence.task_ids)
+                      .where(col(DimensionEvidence.id).in_(list(evidence_ids)))).all()
+    return {int(i or 0): (t.split("\n") if t else []) for i, t in rows}

@@ -1,0 +1,59 @@
+"""recommend_model and plan_evaluation: decisions from the evidence."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import anyio
+from fastmcp import FastMCP
+from pydantic import Field
+
+from benchdock.harnesses import service
+from benchdock.harnesses.choice.plan import plan
+from benchdock.harnesses.choice.profiles import DEFAULT_PROFILE, PROFILES
+from benchdock.harnesses.choice.recommend import recommend
+from benchdock.harnesses.choice.views import Constraints, EvaluationPlan, Recommendation
+from benchdock.harnesses.service import Core
+from benchdock.tools._errors import agent_errors
+
+Priorities = Annotated[str | dict[str, float] | None, Field(description=(
+    f"A profile ({', '.join(PROFILES)}; default {DEFAULT_PROFILE}) or weights per dimension, "
+    'e.g. {"tool_use": 3, "editing": 1}'))]
+
+
+def register(mcp: FastMCP, core: Core) -> None:
+    @mcp.tool(annotations={"readOnlyHint": True})
+    @agent_errors
+    async def recommend_model(
+        priorities: Priorities = None,
+        constraints: Annotated[Constraints | None, Field(description=(
+            "Hard limits: min_tokens_per_s, max_ttft_s, context_needed, max_wall_s_per_task"
+        ))] = None,
+        models: Annotated[list[str] | None, Field(
+            description="Only rank these models; default: every model with results")] = None,
+    ) -> Recommendation:
+        """Rank models for a job from the stored evidence: priority weights over the ten
+        dimensions (or a named profile) and hard constraints. Each rank says why; the
+        quality/speed Pareto front is marked; when the evidence cannot separate the top two,
+        `next_run` names the cheapest run that would measure the deciding dimension."""
+        return await anyio.to_thread.run_sync(recommend, core.db, priorities, constraints, models)
+
+    @mcp.tool(annotations={"readOnlyHint": True, "openWorldHint": True})
+    @agent_errors
+    async def plan_evaluation(
+        models: Annotated[list[str], Field(description="Model ids to evaluate (list_models)")],
+        budget_minutes: Annotated[float, Field(gt=0, description="Time available, in minutes")],
+        priorities: Priorities = None,
+    ) -> EvaluationPlan:
+        """Plan the runs to queue (in order, cheapest informative first) so that the
+        dimensions that matter are measured for these models within the time budget, using
+        timings measured on this endpoint. Queue them with run_benchmark; what cannot be
+        covered is listed with the reason."""
+        known: list[str] = []
+        try:
+            statuses = await service.list_models(core.settings)
+            known = [m.id for st in statuses for m in st.models]
+        except Exception:  # the store's models still count when discovery fails
+            known = []
+        return await anyio.to_thread.run_sync(
+            lambda: plan(core.db, models, budget_minutes, priorities, known))
