@@ -39,8 +39,10 @@ def free_port() -> int:
 
 
 def start_demo_server(port: int | None = None, log: Path | None = None,
-                      timeout_s: float = 120.0) -> tuple[str, subprocess.Popen[bytes]]:
-    """Start the demo server and wait until it lists its model; returns (base URL, process)."""
+                      timeout_s: float = 120.0,
+                      alias: str = DEMO_ALIAS) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start the demo server and wait until it lists its model (as `alias`); returns (base
+    URL, process)."""
     try:
         import llama_cpp  # noqa: F401
     except ImportError:
@@ -58,7 +60,7 @@ def start_demo_server(port: int | None = None, log: Path | None = None,
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-         "--port", str(port), "--model_alias", DEMO_ALIAS, "--n_ctx", "8192"],
+         "--port", str(port), "--model_alias", alias, "--n_ctx", "8192"],
         stdout=out, stderr=out, stdin=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1"

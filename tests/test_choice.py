@@ -218,14 +218,22 @@ def test_plan_covers_cheapest_informative_first_within_budget(db: Engine) -> Non
     seed_run(db, "m", "humaneval", passes("HumanEval/", 10, 5), wall_s_per_task=6.0)
     p = plan(db, ["m", "fresh"], budget_minutes=30, priorities={"generation": 1},
              known_models=["fresh"])
-    # m has 10 generation tasks (thin: replanned); fresh has none. 100 tasks at 6 s = 10 min
-    assert [(r.model, r.dimensions) for r in p.runs] == [("fresh", ["generation"]),
-                                                         ("m", ["generation"])]
-    assert p.runs[0].estimate_minutes == pytest.approx(10.0)
-    assert p.runs[0].estimate_basis.startswith("measured: m on humaneval here (fresh's own speed")
-    assert p.runs[1].estimate_basis.startswith("measured: m on humaneval here")
+    # m has 10 generation tasks (thin: planned again); fresh has none. Both run the same
+    # tasks (a paired comparison after): 100 tasks at 6 s = 10 min each
+    assert [(r.model, r.benchmark, r.limit, r.dimensions) for r in p.runs] == [
+        ("m", "humaneval", 100, ["generation"]), ("fresh", "humaneval", 100, ["generation"])]
+    assert [r.estimate_minutes for r in p.runs] == [pytest.approx(10.0), pytest.approx(10.0)]
+    assert p.runs[0].estimate_basis == "measured: m on humaneval here"
+    assert p.runs[1].estimate_basis.startswith("measured: m on humaneval here (fresh's own speed")
     assert p.planned_minutes == pytest.approx(20.0)
-    tight = plan(db, ["fresh"], budget_minutes=0.5, priorities={"generation": 1},
+    assert "50%" in p.runs[0].why and "100%" in p.runs[1].why  # thin evidence: half the weight
+    # 1 minute: the run is cut to the 10 tasks that fit
+    cut = plan(db, ["fresh"], budget_minutes=1, priorities={"generation": 1},
+               known_models=["fresh"])
+    assert [(r.benchmark, r.limit, r.tasks) for r in cut.runs] == [("humaneval", 10, 10)]
+    assert "limit cut to 10 to fit the budget" in cut.runs[0].why
+    # 18 s fit 3 tasks, fewer than a run is cut down to
+    tight = plan(db, ["fresh"], budget_minutes=0.3, priorities={"generation": 1},
                  known_models=["fresh"])
     assert tight.runs == [] and "over budget" in tight.uncovered[0].reason
     blocked = plan(db, ["m"], budget_minutes=600, priorities="tool-heavy-agent")

@@ -13,9 +13,12 @@ from benchdock.server.app import create_server
 from tests.conftest import make_settings
 
 TOOLS = {"list_models", "list_benchmarks", "run_benchmark", "get_run", "wait_for_run",
-         "cancel_run", "resume_run", "list_runs", "get_results", "compare_dimensions"}
+         "cancel_run", "resume_run", "list_runs", "get_results", "compare_dimensions",
+         "recommend_model", "plan_evaluation", "get_chart"}
 READ_ONLY = {"list_models", "list_benchmarks", "get_run", "wait_for_run", "list_runs",
-             "get_results", "compare_dimensions"}
+             "get_results", "compare_dimensions", "recommend_model", "plan_evaluation",
+             "get_chart"}
+IMAGE_TOOLS = {"get_chart"}  # answer with an image, not structured content
 
 
 @pytest.fixture
@@ -30,7 +33,7 @@ async def test_tool_list_schemas_and_annotations(server) -> None:  # type: ignor
     assert set(tools) >= TOOLS
     for name, t in tools.items():
         assert t.description and len(t.description) > 40, name
-        assert t.output_schema is not None, name
+        assert (t.output_schema is not None) == (name not in IMAGE_TOOLS), name
         ro = bool(t.annotations and t.annotations.read_only_hint)
         assert ro == (name in READ_ONLY), name
     props = tools["run_benchmark"].input_schema["properties"]
@@ -46,7 +49,14 @@ async def test_list_benchmarks(server) -> None:  # type: ignore[no-untyped-def]
     assert {i for i in ids if not i.startswith(("bfcl", "aider-polyglot"))} == {
         "humaneval", "humaneval-plus", "mbpp-plus"}
     assert len([i for i in ids if i.startswith("bfcl-")]) == 22  # one per BFCL v4 category
-    assert ids["bfcl-multi-turn-base"]["dimensions"] == ["tool_use"]
+    assert ids["bfcl-multi-turn-base"]["dimensions"] == ["tool_use", "planning"]
+    assert ids["bfcl"]["dimensions"] == ["tool_use", "planning", "long_context"]
+    assert ids["bfcl-simple"]["family"] == ids["bfcl"]["family"] == "bfcl"
+    rows = {r["dimension"]: r for r in ids["aider-polyglot"]["dimension_map"]}
+    assert rows["editing"]["metric"] == "pass rate after attempt 1"
+    assert rows["multi_language"]["excluding"] == ["python"]
+    assert rows["debugging"]["metric"] == "attempt-2 recovery"
+    assert "multi_language" not in ids["aider-polyglot-python"]["dimensions"]
     assert {i for i in ids if i.startswith("aider-polyglot")} == {"aider-polyglot", *(
         f"aider-polyglot-{lang}" for lang in ("cpp", "go", "java", "javascript", "python", "rust"))}
     assert ids["aider-polyglot"]["task_count"] == 225  # as in the pinned revision
@@ -75,6 +85,13 @@ async def test_down_endpoint_is_reported_not_raised(server) -> None:  # type: ig
     ("wait_for_run", {"run_id": "doesnotexist", "timeout_s": 1}, "unknown run id"),
     ("list_models", {"endpoint": "http://elsewhere/v1"}, "unknown endpoint 'http://elsewhere/v1'; configured endpoints: http://127.0.0.1:9/v1"),
     ("compare_dimensions", {"models": ["ghost"]}, "no succeeded runs for ['ghost']"),
+    ("compare_dimensions", {"dimensions": ["vibes"]}, "unknown dimension(s) ['vibes']; valid: generation, editing"),
+    ("recommend_model", {"priorities": "fastest"}, "unknown priority profile 'fastest'; valid: agentic-coding, autocomplete"),
+    ("recommend_model", {"priorities": {"taste": 1}}, "unknown dimension(s) ['taste'] in priorities"),
+    ("recommend_model", {"constraints": {"min_tokens_per_s": -1}}, "min_tokens_per_s"),
+    ("plan_evaluation", {"models": ["ghost"], "budget_minutes": 10}, "unknown model(s) ['ghost']"),
+    ("plan_evaluation", {"models": ["m"], "budget_minutes": 0}, "budget_minutes"),
+    ("get_chart", {"kind": "pie"}, "kind"),
 ])
 async def test_bad_input_gives_clear_tool_errors(server, tool: str, args: dict[str, object], needle: str) -> None:  # type: ignore[no-untyped-def]
     async with Client(server) as c:

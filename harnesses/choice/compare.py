@@ -185,9 +185,10 @@ def significance(db: Engine, evidence: Evidence, model: str, leader: str,
     if pairs:
         res = stats.paired(pairs)
         sig = res.p_value < stats.ALPHA
-        verdict = (f"{'significantly' if sig else 'not significantly'} "
-                   f"{'worse' if res.mean_difference < 0 else 'better' if res.mean_difference > 0 else 'different'}"
-                   f" than {leader} on the {res.n_shared} shared tasks "
+        direction = ("worse than" if res.mean_difference < 0 else
+                     "better than" if res.mean_difference > 0 else "different from")
+        verdict = (f"{'significantly' if sig else 'not significantly'} {direction} {leader} "
+                   f"on the {res.n_shared} shared tasks "
                    f"({res.wins} better, {res.losses} worse; sign test p = {res.p_value:.3g})")
         return Significance(against=leader, paired=True, n_shared=res.n_shared, wins=res.wins,
                             losses=res.losses, difference=diff, p_value=res.p_value,

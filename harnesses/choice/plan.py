@@ -1,16 +1,19 @@
 """Planning an evaluation: which runs to queue, cheapest informative first, to cover the
 dimensions that matter for the given models within a time budget.
 
-A candidate run is worth the priority weight of the dimensions it would newly measure for its
+A candidate is one benchmark (with a limit) run on every listed model that still needs a
+dimension it measures — the same tasks for each, so that the comparison afterwards is
+paired. It is worth the priority weight of the dimensions it would newly measure for each
 model (half that for dimensions measured on fewer than 30 tasks, whose intervals are still
-wide); the plan takes the best worth per estimated minute that still fits, until nothing
-does. Estimates come from the runs already made on this endpoint (see `estimates`).
+wide). The plan takes the best worth per estimated minute that still fits — cutting the
+limit down to what the budget leaves, its worth scaled with its tasks — until nothing does.
+Estimates come from the runs already made on this endpoint (see `estimates`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.engine import Engine
 
@@ -24,19 +27,50 @@ from benchdock.harnesses.errors import BenchdockError
 from benchdock.store import evidence as ev
 
 THIN = 30  # tasks below which a measured dimension is still worth measuring again
+MIN_PER_PART = 5  # a run cut down to fit the budget keeps at least this many tasks per part
+
+Need = dict[tuple[str, str], float]  # (model, dimension) -> worth of measuring it
 
 
-@dataclass
-class Candidate:
+@dataclass(frozen=True)
+class Entry:
     model: str
+    per_task_min: float
+    basis: str
+    dims: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Candidate:
     bench_id: str
     limit: int | None
-    tasks: int
-    minutes: float
-    basis: str
-    dims: list[str]
-    worth: float
+    tasks: int  # per model
+    full_tasks: int  # before any cut
+    parts: int
+    entries: tuple[Entry, ...]
     blocked: str | None
+
+    @property
+    def minutes(self) -> float:
+        return sum(e.per_task_min for e in self.entries) * self.tasks
+
+    def worth(self, need: Need) -> float:
+        return sum(need.get((e.model, d), 0.0) for e in self.entries for d in e.dims)
+
+    def live(self, need: Need) -> Candidate:
+        """Only the models that still need something from it."""
+        return replace(self, entries=tuple(e for e in self.entries
+                                           if any((e.model, d) in need for d in e.dims)))
+
+    def fitted(self, minutes: float) -> Candidate | None:
+        """This run, or the same with a limit cut down to fit in `minutes` (keeping at least
+        MIN_PER_PART tasks per part), or None."""
+        if self.minutes <= minutes:
+            return self
+        per_part = int(minutes / (self.minutes / self.tasks)) // self.parts
+        if per_part < MIN_PER_PART:
+            return None
+        return replace(self, limit=per_part, tasks=per_part * self.parts)
 
 
 def plan(db: Engine, models: Sequence[str], budget_minutes: float,
@@ -53,9 +87,8 @@ def plan(db: Engine, models: Sequence[str], budget_minutes: float,
     if unknown:
         raise BenchdockError(f"unknown model(s) {unknown}; models on the endpoints or with "
                              f"results: {', '.join(sorted(valid)) or 'none'}")
-    estimator = Estimator(ev.summaries(db))
     uncovered: list[Uncovered] = []
-    need: dict[tuple[str, str], float] = {}  # (model, dimension) -> worth of measuring it
+    need: Need = {}
     for m in dict.fromkeys(models):
         for d, w in weights.items():
             pooled = evidence.pooled(m, d)
@@ -67,58 +100,71 @@ def plan(db: Engine, models: Sequence[str], budget_minutes: float,
                     + ", ".join(DIMENSION_INFO[d].elsewhere))))
                 continue
             need[(m, d)] = w if pooled is None else w / 2
-    candidates = _candidates(estimator, need)
-    chosen: list[Candidate] = []
+    candidates = _candidates(Estimator(ev.summaries(db)), need)
+    runs: list[PlannedRun] = []
     left = budget_minutes
     while True:
-        live = [c for c in candidates if c.blocked is None and c.minutes <= left
-                and _worth(c, need) > 0]
+        live = []
+        for c in candidates:
+            c = c.live(need)
+            fit = c.fitted(left) if c.blocked is None and c.entries else None
+            if fit is not None:
+                live.append(fit)
         if not live:
             break
-        best = max(live, key=lambda c: _worth(c, need) / max(c.minutes, 0.05))
-        chosen.append(best)
+        best = max(live, key=lambda c: c.worth(need) * c.tasks / c.full_tasks / max(c.minutes, 0.05))
+        for e in best.entries:
+            dims = [d for d in e.dims if (e.model, d) in need]
+            worth = sum(need[(e.model, d)] for d in dims)
+            runs.append(PlannedRun(
+                order=len(runs) + 1, model=e.model, benchmark=best.bench_id, limit=best.limit,
+                tasks=best.tasks, estimate_minutes=round(e.per_task_min * best.tasks, 1),
+                estimate_basis=e.basis, dimensions=dims,
+                why=(f"measures {', '.join(dims)} ({worth:.0%} of the priority weight still "
+                     f"open for {e.model})"
+                     + (f"; limit cut to {best.limit} to fit the budget"
+                        if best.tasks < best.full_tasks else ""))))
+            for d in dims:
+                need.pop((e.model, d), None)
         left -= best.minutes
-        for d in best.dims:
-            need.pop((best.model, d), None)
-    for (m, d), _w in sorted(need.items()):
-        blocked = [c for c in candidates if c.model == m and d in c.dims and c.blocked]
-        fits = [c for c in candidates if c.model == m and d in c.dims and not c.blocked]
-        if blocked and not fits:
-            reason = f"{blocked[0].bench_id} cannot run here: {blocked[0].blocked}"
-        else:
-            cheapest = min(fits, key=lambda c: c.minutes)
-            reason = (f"over budget: {cheapest.bench_id} (limit {cheapest.limit}) would take "
-                      f"~{cheapest.minutes:.0f} min")
-        uncovered.append(Uncovered(model=m, dimension=d, reason=reason))
-    runs = [PlannedRun(order=i + 1, model=c.model, benchmark=c.bench_id, limit=c.limit,
-                       tasks=c.tasks, estimate_minutes=round(c.minutes, 1),
-                       estimate_basis=c.basis, dimensions=c.dims,
-                       why=f"measures {', '.join(c.dims)} ({c.worth:.0%} of the priority weight "
-                           f"still open for {c.model})")
-            for i, c in enumerate(chosen)]
+    for (m, d) in sorted(need):
+        uncovered.append(Uncovered(model=m, dimension=d, reason=_why_not(candidates, m, d)))
     return EvaluationPlan(
         budget_minutes=budget_minutes, planned_minutes=round(budget_minutes - left, 1),
         runs=runs, uncovered=uncovered, priorities=weights,
-        notes=["Estimates come from runs on this endpoint where there are any (each run says "
-               "its basis); limits are per category/language on suites.",
+        notes=["Each benchmark runs with the same limit on every model that needs it, so the "
+               "comparison is paired. Estimates come from runs on this endpoint where there "
+               "are any (each run says its basis); limits are per category/language on suites.",
                f"A dimension counts as measured from {THIN} tasks on; below that it is "
                "planned again at half its weight."])
 
 
-def _worth(c: Candidate, need: Mapping[tuple[str, str], float]) -> float:
-    return sum(need.get((c.model, d), 0.0) for d in c.dims)
+def _why_not(candidates: Sequence[Candidate], model: str, dim: str) -> str:
+    mine = [(c, e) for c in candidates for e in c.entries if e.model == model and dim in e.dims]
+    ready = [(c, e) for c, e in mine if not c.blocked]
+    if not ready:
+        c = mine[0][0]
+        return f"{c.bench_id} cannot run here: {c.blocked}"
+    c, e = min(ready, key=lambda ce: ce[1].per_task_min * ce[0].tasks)
+    return (f"over budget: {c.bench_id} (limit {c.limit}) would take "
+            f"~{e.per_task_min * c.tasks:.0f} min for {model}")
 
 
-def _candidates(estimator: Estimator, need: Mapping[tuple[str, str], float]) -> list[Candidate]:
-    out: dict[tuple[str, str], Candidate] = {}
-    for (m, d) in need:
+def _candidates(estimator: Estimator, need: Need) -> list[Candidate]:
+    out: dict[str, Candidate] = {}
+    models = list(dict.fromkeys(m for m, _ in need))
+    for d in dict.fromkeys(d for _, d in need):
         for opt in run_options(d):
-            key = (m, opt.bench.id)
-            if key in out:
+            if opt.bench.id in out:
                 continue
-            est = estimator.estimate(m, opt.bench, opt.tasks)
-            dims = sorted({r.dimension for r in opt.bench.dimension_metrics()
-                           if (m, r.dimension) in need})
-            out[key] = Candidate(m, opt.bench.id, opt.limit, opt.tasks, est.minutes, est.basis,
-                                 dims, sum(need[(m, x)] for x in dims), opt.bench.readiness())
+            measured = {r.dimension for r in opt.bench.dimension_metrics()}
+            entries = []
+            for m in models:
+                dims = tuple(sorted(x for x in measured if (m, x) in need))
+                if dims:
+                    per_task, basis = estimator.per_task_s(m, opt.bench)
+                    entries.append(Entry(m, per_task / 60.0, basis, dims))
+            out[opt.bench.id] = Candidate(
+                opt.bench.id, opt.limit, opt.tasks, opt.tasks,
+                len(opt.bench.parts) if opt.limit else 1, tuple(entries), opt.bench.readiness())
     return list(out.values())

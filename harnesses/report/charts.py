@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.projections.polar import PolarAxes
 
 from benchdock.harnesses.choice.views import DimensionComparison, Recommendation
 from benchdock.harnesses.dimensions import DIMENSION_INFO
@@ -46,7 +48,7 @@ def radar(cmp: DimensionComparison, models: Sequence[str] | None = None) -> byte
     dims = cmp.dimensions
     angles = [2 * math.pi * i / len(dims) for i in range(len(dims))]
     fig = plt.figure(figsize=(7.5, 6.5))
-    ax = fig.add_subplot(projection="polar")
+    ax = cast(PolarAxes, fig.add_subplot(projection="polar"))
     rows = {r.model: r for r in cmp.models}
     for m in shown:
         row = rows[m]
@@ -66,6 +68,7 @@ def radar(cmp: DimensionComparison, models: Sequence[str] | None = None) -> byte
     ax.set_ylim(0, 1)
     ax.set_yticks([0.25, 0.5, 0.75, 1.0])
     ax.set_yticklabels(["0.25", "0.5", "0.75", "1"], fontsize=7)
+    ax.set_rlabel_position(180 / len(dims))  # between the first two axes, off the data
     ax.set_title("Capability dimensions (score 0-1)", pad=18)
     if shown:
         ax.legend(loc="upper right", bbox_to_anchor=(1.35, 1.12), fontsize=8)
