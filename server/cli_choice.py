@@ -40,7 +40,7 @@ def _core() -> service.Core:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    cmp = compare(_core().db, args.models or None, args.dimension or None)
+    cmp = compare(_core().db, args.models or None, args.dimension or None, limit=None)
     if args.json:
         print(cmp.model_dump_json(indent=1))
         return 0
@@ -66,7 +66,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             how = (f"run {nm.measured_by}" + (f" --limit {nm.limit}" if nm.limit else "")
                    + f" (~{nm.estimate_minutes} min for {missing[0].model})"
                    if nm and nm.measured_by else
-                   "no benchdock benchmark yet" + (f" (elsewhere: {', '.join(nm.elsewhere)})" if nm else ""))
+                   "no benchdock benchmark yet (elsewhere: "
+                   + ", ".join(cmp.how_to_measure[d].elsewhere) + ")")
             print(f"{d}: not measured for {len(missing)} model(s): {how}")
     return 0
 

@@ -8,7 +8,9 @@ that covered different task lists.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy import select as sa_select
@@ -55,16 +57,42 @@ def runs_needing_evidence(engine: Engine, version: int) -> list[str]:
     return [rid for rid, v in rows if v is None or v < version]
 
 
-def summaries(engine: Engine, models: Sequence[str] | None = None) -> list[RunSummary]:
+@dataclass(frozen=True)
+class SummaryRow:
+    """A `RunSummary` as a plain record: the comparison reads thousands of them."""
+
+    run_id: str
+    version: int
+    model: str
+    benchmark: str
+    family: str
+    benchmark_version: str
+    endpoint_url: str
+    params: dict[str, Any]
+    context_size: int | None
+    finished_at: datetime | None
+    tasks: int
+    concurrency: int
+    wall_s: float | None
+    busy_s: float
+    fresh: int
+    generated_tokens: int
+    decode_s: float
+    ttft_sum: float
+    ttft_n: int
+
+
+def summaries(engine: Engine, models: Sequence[str] | None = None) -> list[SummaryRow]:
     """Summaries of succeeded runs, newest first."""
-    with Session(engine, expire_on_commit=False) as s:
-        q = (select(RunSummary)
-             .join(Run, col(Run.id) == col(RunSummary.run_id))
-             .where(Run.status == "succeeded")
-             .order_by(col(RunSummary.finished_at).desc()))
-        if models:
-            q = q.where(col(RunSummary.model).in_(list(models)))
-        return list(s.exec(q).all())
+    t = RunSummary.__table__.c  # type: ignore[attr-defined]
+    r = Run.__table__.c  # type: ignore[attr-defined]
+    q = (sa_select(*(t[f.name] for f in fields(SummaryRow)))
+         .join(Run.__table__, r.id == t.run_id)  # type: ignore[attr-defined]
+         .where(r.status == "succeeded").order_by(t.finished_at.desc()))
+    if models:
+        q = q.where(t.model.in_(list(models)))
+    with engine.connect() as conn:
+        return [SummaryRow(**row._mapping) for row in conn.execute(q)]
 
 
 def evidence_rows(engine: Engine, run_ids: Sequence[str]) -> list[EvidenceRow]:
@@ -84,7 +112,11 @@ def evidence_rows(engine: Engine, run_ids: Sequence[str]) -> list[EvidenceRow]:
 
 
 def task_ids(engine: Engine, evidence_ids: Sequence[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    ids = list(evidence_ids)
     with Session(engine) as s:
-        rows = s.exec(select(DimensionEvidence.id, DimensionEvidence.task_ids)
-                      .where(col(DimensionEvidence.id).in_(list(evidence_ids)))).all()
-    return {int(i or 0): (t.split("\n") if t else []) for i, t in rows}
+        for i in range(0, len(ids), 500):
+            rows = s.exec(select(DimensionEvidence.id, DimensionEvidence.task_ids)
+                          .where(col(DimensionEvidence.id).in_(ids[i:i + 500]))).all()
+            out.update({int(k or 0): (t.split("\n") if t else []) for k, t in rows})
+    return out

@@ -36,3 +36,11 @@ def test_wheel_installs_and_runs_anywhere(tmp_path: Path) -> None:
     assert "benchdock/harnesses/bfcl/bridge.py" in listing  # read as source, run in BFCL's venv
     assert "benchdock/harnesses/aider/driver.py" in listing  # the same, in aider's venv
     assert "benchdock/harnesses/aider/Dockerfile" in listing
+    assert "benchdock/harnesses/report/templates/report.html.j2" in listing
+    # the report from the installed wheel, on an empty store: the templates load, and with no
+    # results there is nothing to rank, said plainly
+    env = {"BENCHDOCK_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([str(venv / "bin" / "benchdock"), "report", "--out", "r"], cwd=elsewhere,
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "No model has evidence" in (elsewhere / "r" / "report.md").read_text()

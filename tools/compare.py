@@ -8,7 +8,7 @@ import anyio
 from fastmcp import FastMCP
 from pydantic import Field
 
-from benchdock.harnesses.choice.compare import compare
+from benchdock.harnesses.choice.compare import DEFAULT_PAGE, compare
 from benchdock.harnesses.choice.views import DimensionComparison
 from benchdock.harnesses.dimensions import DIMENSIONS
 from benchdock.harnesses.service import Core
@@ -23,6 +23,9 @@ def register(mcp: FastMCP, core: Core) -> None:
             description="Model ids to compare; default: every model with results")] = None,
         dimensions: Annotated[list[str] | None, Field(
             description=f"Dimensions to show; default all ten: {', '.join(DIMENSIONS)}")] = None,
+        limit: Annotated[int, Field(ge=1, le=200, description=(
+            "Models per page (best mean score first when models is not given)"))] = DEFAULT_PAGE,
+        offset: Annotated[int, Field(ge=0, description="First model of the page")] = 0,
     ) -> DimensionComparison:
         """Compare models on the ten capability dimensions of agentic coding. Each cell has the
         score (0-1), its 95% interval, n (tasks), the runs it comes from (see `runs` for
@@ -30,5 +33,5 @@ def register(mcp: FastMCP, core: Core) -> None:
         dimension's leader (paired over shared tasks, else unpaired). A dimension without
         evidence says "not measured" and names the benchmark that would measure it with its
         estimated time here. Each model also gets its measured speed (tokens/s, time to first
-        token, wall time per task)."""
-        return await anyio.to_thread.run_sync(compare, core.db, models, dimensions)
+        token, wall time per task). Large stores come in pages (next_offset)."""
+        return await anyio.to_thread.run_sync(compare, core.db, models, dimensions, limit, offset)

@@ -1,7 +1,8 @@
 """The models x dimensions matrix.
 
 Evidence per model: for each part of each benchmark family (a BFCL category, an Aider
-language, a whole EvalPlus set) the newest succeeded run that covered it. A dimension's score
+language, a whole EvalPlus set) the succeeded run that scored the most tasks there, the
+newest on ties. A dimension's score
 pools the per-task outcomes of every map row for that dimension over those parts, so a task
 counts once however many benchmarks of its family ran it. Each model is then tested against
 the dimension's leader: paired over the tasks both ran, unpaired when they share none.
@@ -16,11 +17,13 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from benchdock.harnesses.choice import stats
+from benchdock.harnesses.choice.catalogue import run_options
 from benchdock.harnesses.choice.estimates import Estimator, suggestions
 from benchdock.harnesses.choice.evidence import ensure_evidence
 from benchdock.harnesses.choice.views import (
     DimensionCell,
     DimensionComparison,
+    HowToMeasure,
     ModelRow,
     NotMeasured,
     RunRef,
@@ -31,8 +34,7 @@ from benchdock.harnesses.choice.views import (
 from benchdock.harnesses.dimensions import DIMENSION_INFO, DIMENSIONS
 from benchdock.harnesses.errors import BenchdockError
 from benchdock.store import evidence as ev
-from benchdock.store.evidence import EvidenceRow
-from benchdock.store.models import RunSummary
+from benchdock.store.evidence import EvidenceRow, SummaryRow
 
 
 @dataclass
@@ -40,9 +42,10 @@ class Evidence:
     """What the store says, ready to compare: summaries by run, chosen rows by model and
     dimension."""
 
-    runs: dict[str, RunSummary]
+    runs: dict[str, SummaryRow]
     chosen: dict[str, dict[str, list[EvidenceRow]]] = field(default_factory=dict)
     models: list[str] = field(default_factory=list)
+    task_ids: dict[int, list[str]] = field(default_factory=dict)  # loaded on demand
 
     def pooled(self, model: str, dimension: str) -> stats.Pooled | None:
         rows = self.chosen.get(model, {}).get(dimension)
@@ -63,13 +66,21 @@ def load(db: Engine, models: Sequence[str] | None = None) -> Evidence:
     for r in rows:
         by_run[r.run_id].append(r)
     evidence = Evidence(runs={s.run_id: s for s in sums})
-    newest: dict[tuple[str, str, str], str] = {}
+    # per (model, family, part): the run that scored the most tasks there, newest on ties
+    # (a quick limited run does not push out a full one)
+    size: dict[tuple[str, str], int] = defaultdict(int)
+    for r in rows:
+        size[(r.run_id, r.part)] = max(size[(r.run_id, r.part)], r.n)
+    best: dict[tuple[str, str, str], tuple[int, str]] = {}
+    for s in sums:  # newest first: an older run only wins with more tasks
+        for r in by_run[s.run_id]:
+            key = (s.model, s.family, r.part)
+            n = size[(s.run_id, r.part)]
+            if key not in best or n > best[key][0]:
+                best[key] = (n, s.run_id)
     for s in sums:
         for r in by_run[s.run_id]:
-            newest.setdefault((s.model, s.family, r.part), s.run_id)
-    for s in sums:
-        for r in by_run[s.run_id]:
-            if newest[(s.model, s.family, r.part)] == s.run_id:
+            if best[(s.model, s.family, r.part)][1] == s.run_id:
                 evidence.chosen.setdefault(s.model, {}).setdefault(r.dimension, []).append(r)
     evidence.models = sorted({s.model for s in sums})
     return evidence
@@ -90,12 +101,20 @@ def check_dimensions(dimensions: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(dimensions))
 
 
+DEFAULT_PAGE = 20  # models per page: a 10-dimension row is ~2k tokens for an agent to read
+
+
 def compare(db: Engine, models: Sequence[str] | None = None,
-            dimensions: Sequence[str] | None = None) -> DimensionComparison:
+            dimensions: Sequence[str] | None = None, limit: int | None = DEFAULT_PAGE,
+            offset: int = 0) -> DimensionComparison:
+    """The matrix for `models` (default: every model with results, best mean first), one page
+    of `limit` models from `offset` (None: all). Leaders and tests use every model compared."""
     dims = check_dimensions(dimensions)
+    if offset < 0 or (limit is not None and limit < 1):
+        raise BenchdockError(f"offset must be >= 0 and limit >= 1 (got offset={offset}, limit={limit})")
     evidence = load(db, models)
     notes: list[str] = []
-    wanted = list(dict.fromkeys(models)) if models else evidence.models
+    wanted = list(dict.fromkeys(models)) if models else _best_first(evidence, dims)
     missing = [m for m in wanted if m not in evidence.models]
     if models and len(missing) == len(wanted):
         everyone = load(db).models
@@ -106,26 +125,49 @@ def compare(db: Engine, models: Sequence[str] | None = None,
                      f"measured for {'it' if len(missing) == 1 else 'them'}")
     estimator = Estimator(list(evidence.runs.values()))
     leaders = {d: _leader(evidence, wanted, d) for d in dims}
+    page = wanted[offset:offset + limit] if limit is not None else wanted[offset:]
+    _prefetch_task_ids(db, evidence, leaders, page)
+    contexts = _contexts(evidence)
     rows = [ModelRow(
-        model=m, context_size=_context(evidence, m),
-        dimensions={d: _cell(db, evidence, estimator, m, d, leaders[d]) for d in dims},
+        model=m, context_size=contexts.get(m),
+        dimensions={d: _cell(evidence, estimator, m, d, leaders[d]) for d in dims},
         speed=estimator.speed.get(m) or NO_SPEED)
-        for m in wanted]
+        for m in page]
     used = {s.run_id for row in rows for c in row.dimensions.values() for s in c.sources}
-    notes.append("Per part of each benchmark (a BFCL category, an Aider language) the newest "
-                 "succeeded run counts; runs limited with limit/tasks count as they are (see n). "
+    unmeasured = [d for d in dims if any(not r.dimensions[d].measured for r in rows)]
+    notes.append("Per part of each benchmark (a BFCL category, an Aider language) the succeeded "
+                 "run with the most tasks there counts (the newest on ties); limited runs count "
+                 "as they are (see n). "
                  "Significance is against each dimension's leader at p < 0.05, uncorrected.")
+    end = offset + len(rows)
     return DimensionComparison(
-        dimensions=dims, models=rows, leaders=leaders, notes=notes,
+        dimensions=dims, models=rows, total_models=len(wanted), offset=offset,
+        next_offset=end if end < len(wanted) else None, leaders=leaders, notes=notes,
+        how_to_measure={d: HowToMeasure(benchmarks=[o.bench.id for o in run_options(d)][:6],
+                                        elsewhere=DIMENSION_INFO[d].elsewhere)
+                        for d in unmeasured},
         runs={rid: _ref(evidence.runs[rid]) for rid in sorted(used)})
+
+
+def _best_first(evidence: Evidence, dims: Sequence[str]) -> list[str]:
+    """Models by their mean score over the measured dimensions asked for, best first."""
+    def key(m: str) -> tuple[float, str]:
+        scores = [p.mean for d in dims if (p := evidence.pooled(m, d)) is not None and p.n]
+        return (-(sum(scores) / len(scores)) if scores else 1.0, m)
+
+    return sorted(evidence.models, key=key)
 
 
 NO_SPEED = Speed(tokens_per_s=None, ttft_s=None, wall_s_per_task=None, runs=0)
 
 
-def _context(evidence: Evidence, model: str) -> int | None:
-    sizes = [r.context_size for r in evidence.runs.values() if r.model == model and r.context_size]
-    return max(sizes) if sizes else None
+def _contexts(evidence: Evidence) -> dict[str, int]:
+    """The largest context size any run recorded, per model."""
+    out: dict[str, int] = {}
+    for r in evidence.runs.values():
+        if r.context_size:
+            out[r.model] = max(out.get(r.model, 0), r.context_size)
+    return out
 
 
 def _leader(evidence: Evidence, models: Sequence[str], dimension: str) -> str | None:
@@ -137,13 +179,13 @@ def _leader(evidence: Evidence, models: Sequence[str], dimension: str) -> str | 
     return best[2] if best else None
 
 
-def _ref(s: RunSummary) -> RunRef:
+def _ref(s: SummaryRow) -> RunRef:
     return RunRef(run_id=s.run_id, model=s.model, benchmark=s.benchmark,
                   benchmark_version=s.benchmark_version, finished_at=s.finished_at,
                   endpoint=s.endpoint_url, settings=s.params, tasks=s.tasks)
 
 
-def _cell(db: Engine, evidence: Evidence, estimator: Estimator, model: str, dimension: str,
+def _cell(evidence: Evidence, estimator: Estimator, model: str, dimension: str,
           leader: str | None) -> DimensionCell:
     pooled = evidence.pooled(model, dimension)
     if pooled is None or pooled.n == 0:
@@ -153,7 +195,7 @@ def _cell(db: Engine, evidence: Evidence, estimator: Estimator, model: str, dime
     return DimensionCell(
         measured=True, score=pooled.mean, ci95=[lo, hi], n=pooled.n,
         sources=_sources(evidence, rows), settings_differ=_settings_differ(evidence, rows),
-        vs_leader=(significance(db, evidence, model, leader, dimension)
+        vs_leader=(significance(evidence, model, leader, dimension)
                    if leader and leader != model else None))
 
 
@@ -175,15 +217,14 @@ def _settings_differ(evidence: Evidence, rows: list[EvidenceRow]) -> str | None:
         k for i, k in enumerate(keys) if len({s[i][1] for s in seen}) > 1)
 
 
-def significance(db: Engine, evidence: Evidence, model: str, leader: str,
+def significance(evidence: Evidence, model: str, leader: str,
                  dimension: str) -> Significance | None:
     a, b = evidence.pooled(model, dimension), evidence.pooled(leader, dimension)
     if a is None or b is None:
         return None
-    pairs = _pairs(db, evidence, model, leader, dimension)
     diff = a.mean - b.mean
-    if pairs:
-        res = stats.paired(pairs)
+    res = _paired(evidence, model, leader, dimension)
+    if res.n_shared:
         sig = res.p_value < stats.ALPHA
         direction = ("worse than" if res.mean_difference < 0 else
                      "better than" if res.mean_difference > 0 else "different from")
@@ -201,40 +242,71 @@ def significance(db: Engine, evidence: Evidence, model: str, leader: str,
                  f" different from {leader} (two-sample z-test p = {p:.3g})"))
 
 
-def _pairs(db: Engine, evidence: Evidence, a: str, b: str,
-           dimension: str) -> list[tuple[float, float]]:
-    """Per shared task, (a's outcome, b's outcome), over every part both measured."""
+def _matched(evidence: Evidence, a: str, b: str,
+             dimension: str) -> list[tuple[EvidenceRow, EvidenceRow]]:
+    """The rows of a and b on the same part and metric of the same family."""
     rows_b = {(evidence.runs[r.run_id].family, r.part, r.metric): r
               for r in evidence.chosen[b][dimension]}
-    out: list[tuple[float, float]] = []
-    unaligned: list[tuple[EvidenceRow, EvidenceRow]] = []
+    out = []
     for ra in evidence.chosen[a][dimension]:
         rb = rows_b.get((evidence.runs[ra.run_id].family, ra.part, ra.metric))
-        if rb is None:
-            continue
-        if ra.tasks_hash == rb.tasks_hash:
-            out.extend(zip(_values(ra), _values(rb), strict=True))
-        else:
-            unaligned.append((ra, rb))
-    if unaligned:
-        ids = ev.task_ids(db, [r.id for pair in unaligned for r in pair])
-        for ra, rb in unaligned:
-            vb = dict(zip(ids[rb.id], _values(rb), strict=True))
-            out.extend((x, vb[t]) for t, x in zip(ids[ra.id], _values(ra), strict=True)
-                       if t in vb)
+        if rb is not None:
+            out.append((ra, rb))
     return out
 
 
+def _prefetch_task_ids(db: Engine, evidence: Evidence, leaders: dict[str, str | None],
+                       models: Sequence[str]) -> None:
+    """One query for the task ids of every pair of rows over different task lists."""
+    need: set[int] = set()
+    for d, leader in leaders.items():
+        if leader is None:
+            continue
+        for m in models:
+            if m != leader and evidence.chosen.get(m, {}).get(d):
+                for ra, rb in _matched(evidence, m, leader, d):
+                    if ra.tasks_hash != rb.tasks_hash:
+                        need.update((ra.id, rb.id))
+    evidence.task_ids.update(ev.task_ids(db, sorted(need - set(evidence.task_ids))))
+
+
+def _paired(evidence: Evidence, a: str, b: str, dimension: str) -> stats.PairedResult:
+    """Sign-test counts over the tasks a and b share, in every part both measured. Rows over
+    the same task list and with pass/fail outcomes are compared as bit strings."""
+    n = wins = losses = 0
+    diff = 0.0
+    for ra, rb in _matched(evidence, a, b, dimension):
+        if ra.tasks_hash == rb.tasks_hash and ra.values is None and rb.values is None:
+            xa, xb = int(ra.outcomes or "0", 2), int(rb.outcomes or "0", 2)
+            w, lo = (xa & ~xb).bit_count(), (xb & ~xa).bit_count()
+            n, wins, losses, diff = n + ra.n, wins + w, losses + lo, diff + w - lo
+            continue
+        if ra.tasks_hash == rb.tasks_hash:
+            pairs = list(zip(_values(ra), _values(rb), strict=True))
+        else:
+            ids_a, ids_b = _ids(evidence, ra), _ids(evidence, rb)
+            vb = dict(zip(ids_b, _values(rb), strict=True))
+            pairs = [(x, vb[t]) for t, x in zip(ids_a, _values(ra), strict=True) if t in vb]
+        n += len(pairs)
+        wins += sum(1 for x, y in pairs if x > y)
+        losses += sum(1 for x, y in pairs if x < y)
+        diff += sum(x - y for x, y in pairs)
+    return stats.PairedResult(n, wins, losses, diff / n if n else 0.0,
+                              stats.sign_test_p(wins, losses))
+
+
+def _ids(evidence: Evidence, row: EvidenceRow) -> list[str]:
+    return evidence.task_ids[row.id]
+
+
 def not_measured(estimator: Estimator, model: str, dimension: str) -> NotMeasured:
-    info = DIMENSION_INFO[dimension]
     options = suggestions(estimator, model, dimension)
     if not options:
-        return NotMeasured(
-            reason=f"not measured: no benchdock benchmark measures {info.title.lower()} yet",
-            measured_by=None, estimate_minutes=None, elsewhere=info.elsewhere)
+        return NotMeasured(reason="not measured: no benchdock benchmark measures "
+                                  f"{DIMENSION_INFO[dimension].title.lower()} yet "
+                                  "(see how_to_measure)")
     best, est = options[0]
     return NotMeasured(
         reason=f"not measured: {model} has no succeeded run of a benchmark that measures it",
         measured_by=best.bench.id, limit=best.limit, tasks=best.tasks,
-        estimate_minutes=round(est.minutes, 1), estimate_basis=est.basis,
-        also_measured_by=[o.bench.id for o, _ in options[1:6]], elsewhere=info.elsewhere)
+        estimate_minutes=round(est.minutes, 1), estimate_basis=est.basis)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from benchdock.harnesses.base import BenchmarkBase
 from benchdock.harnesses.choice.catalogue import TARGET_TASKS, RunOption, catalogue, run_options
 from benchdock.harnesses.choice.views import Speed
-from benchdock.store.models import RunSummary
+from benchdock.store.evidence import SummaryRow
 
 ASSUMED_TOKENS_PER_S = 20.0
 ASSUMED_TTFT_S = 1.0
@@ -28,7 +28,7 @@ class Estimate:
     basis: str
 
 
-def speed_of(runs: Sequence[RunSummary]) -> Speed:
+def speed_of(runs: Sequence[SummaryRow]) -> Speed:
     tokens = sum(r.generated_tokens for r in runs)
     decode = sum(r.decode_s for r in runs)
     ttft_n = sum(r.ttft_n for r in runs)
@@ -42,14 +42,14 @@ def speed_of(runs: Sequence[RunSummary]) -> Speed:
 
 
 class Estimator:
-    def __init__(self, runs: Sequence[RunSummary]) -> None:
-        self.by_model: dict[str, list[RunSummary]] = defaultdict(list)
+    def __init__(self, runs: Sequence[SummaryRow]) -> None:
+        self.by_model: dict[str, list[SummaryRow]] = defaultdict(list)
         for r in runs:
             self.by_model[r.model].append(r)
         self.speed = {m: speed_of(rs) for m, rs in self.by_model.items()}
 
     @staticmethod
-    def _per_task(runs: Sequence[RunSummary]) -> float | None:
+    def _per_task(runs: Sequence[SummaryRow]) -> float | None:
         timed = [r for r in runs if r.fresh and r.wall_s and r.tasks]
         tasks = sum(r.tasks for r in timed)
         return sum(r.wall_s or 0 for r in timed) / tasks if tasks else None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from benchdock.harnesses.choice import stats
-from benchdock.harnesses.choice.catalogue import run_options
+from benchdock.harnesses.choice.catalogue import catalogue, run_options
 from benchdock.harnesses.choice.compare import compare
 from benchdock.harnesses.choice.estimates import Estimator, suggestions
 from benchdock.harnesses.choice.profiles import resolve
@@ -55,7 +55,7 @@ def recommend(db: Engine, priorities: str | Mapping[str, float] | None = None,
               models: Sequence[str] | None = None) -> Recommendation:
     weights, profile = resolve(priorities)
     constraints = constraints or Constraints()
-    cmp = compare(db, models, list(weights))
+    cmp = compare(db, models, list(weights), limit=None)
     measurable = {d for d in weights if run_options(d)}
     excluded: list[Excluded] = []
     scored: list[Scored] = []
@@ -171,32 +171,47 @@ def _separate(a: Scored, b: Scored, weights: Mapping[str, float], measurable: se
     # the deciding dimension: an unmeasured one by weight, else the most uncertain shared one
     if gaps:
         dim = max(gaps, key=lambda d: weights[d])
-        who = a if not ca[dim].measured else b
-        why = (f"{dim} ({weights[dim]:.0%} of the weight) is not measured for "
-               f"{who.row.model}{'' if ca[dim].measured or cb[dim].measured else ' nor ' + b.row.model}")
-        limit_tasks = None
-    else:
-        dim = max(both, key=lambda d: weights[d] * math.sqrt(_var(ca[d].ci95) + _var(cb[d].ci95)))
-        who = a if ca[dim].n <= cb[dim].n else b
-        need = stats.tasks_to_separate(ca[dim].score or 0.0, cb[dim].score or 0.0)
-        limit_tasks = need
-        why = (f"the difference between {a.row.model} and {b.row.model} is within the noise; "
-               f"{dim} carries the most uncertainty ({ca[dim].n} and {cb[dim].n} tasks)"
-               + (f"; about {need} tasks per model would separate the difference seen there"
-                  if need else "; the two scored the same there, so more tasks would bound the "
-                               "difference rather than separate them"))
-    options = suggestions(estimator, who.row.model, dim)
-    if not options:
-        return False, None
-    opt, est = options[0]
-    limit = opt.limit
-    minutes = est.minutes
-    if limit_tasks and opt.limit is not None:
-        per_part = max(1, math.ceil(limit_tasks / max(1, opt.relevant_parts)))
-        scale = per_part / opt.limit
-        limit, minutes = per_part, est.minutes * scale
-    return False, NextRun(model=who.row.model, benchmark=opt.bench.id, limit=limit,
-                          dimension=dim, estimate_minutes=round(minutes, 1), why=why)
+        lacking = [s for s in (a, b) if not s.row.dimensions[dim].measured]
+        options = suggestions(estimator, lacking[0].row.model, dim)
+        if not options:
+            return False, None
+        opt, est = options[0]
+        return False, NextRun(
+            models=[s.row.model for s in lacking], benchmark=opt.bench.id, limit=opt.limit,
+            dimension=dim, estimate_minutes=round(est.minutes * len(lacking), 1),
+            why=(f"{dim} ({weights[dim]:.0%} of the weight) is not measured for "
+                 + " nor ".join(s.row.model for s in lacking)))
+    dim = max(both, key=lambda d: weights[d] * math.sqrt(_var(ca[d].ci95) + _var(cb[d].ci95)))
+    return False, _more_of(a, b, dim, estimator)
+
+
+def _more_of(a: Scored, b: Scored, dim: str, estimator: Estimator) -> NextRun | None:
+    """The same benchmark both already ran for `dim`, with a limit large enough to separate
+    the difference seen (twice their current tasks at least), run on both: paired."""
+    ca, cb = a.row.dimensions[dim], b.row.dimensions[dim]
+    need = stats.tasks_to_separate(ca.score or 0.0, cb.score or 0.0)
+    target = max(need or 0, 2 * max(ca.n, cb.n))
+    shared = {s.benchmark for s in ca.sources} & {s.benchmark for s in cb.sources}
+    bench_id = max(shared or {s.benchmark for s in ca.sources},
+                   key=lambda bid: sum(s.n for s in ca.sources if s.benchmark == bid))
+    bench = catalogue().get(bench_id)
+    if bench is None:
+        return None
+    parts = [p for p in bench.parts if any(m.covers(p) for m in bench.dimension_metrics()
+                                           if m.dimension == dim)] or list(bench.parts)
+    limit = math.ceil(target / len(parts))
+    tasks = min(bench.nominal_tasks, limit * len(bench.parts))
+    minutes = sum(estimator.estimate(s.row.model, bench, tasks).minutes for s in (a, b))
+    gap = (f"about {need} tasks per model would separate the difference seen there" if need
+           else "they scored the same there, so more tasks would bound the difference, not "
+                "separate them")
+    return NextRun(
+        models=[a.row.model, b.row.model], benchmark=bench_id,
+        limit=None if tasks >= bench.nominal_tasks else limit, dimension=dim,
+        estimate_minutes=round(minutes, 1),
+        why=(f"the difference between {a.row.model} and {b.row.model} is within the noise; "
+             f"{dim} carries the most uncertainty ({ca.n} and {cb.n} tasks): {gap}; run "
+             f"{bench_id} on both, on the same tasks"))
 
 
 def _summary(ranking: list[Ranked], separated: bool | None, nxt: NextRun | None,
@@ -209,7 +224,9 @@ def _summary(ranking: list[Ranked], separated: bool | None, nxt: NextRun | None,
         out += f" The evidence separates it from {ranking[1].model}."
     elif separated is False:
         out += f" The evidence does not separate it from {ranking[1].model}"
-        out += f"; to decide, run {nxt.benchmark} on {nxt.model} (~{nxt.estimate_minutes} min)." if nxt else "."
+        out += (f"; to decide, run {nxt.benchmark}"
+                + (f" with limit={nxt.limit}" if nxt.limit else "")
+                + f" on {' and '.join(nxt.models)} (~{nxt.estimate_minutes} min)." if nxt else ".")
     if unmeasurable:
         share = sum(weights[d] for d in unmeasurable)
         out += (f" {', '.join(unmeasurable)} ({share:.0%} of the weight) cannot be measured by "

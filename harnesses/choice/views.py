@@ -6,23 +6,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 
-class RunRef(BaseModel):
+class Compact(BaseModel):
+    """Leaves out fields that are null: a comparison of many models is large, and an MCP
+    client validates every node of it against the output schema."""
+
+    @model_serializer(mode="wrap")
+    def _drop_nulls(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+class RunRef(Compact):
     """Where a figure comes from."""
 
     run_id: str
     model: str
     benchmark: str
     benchmark_version: str = Field(description="Harness and dataset version")
-    finished_at: datetime | None
+    finished_at: datetime | None = None
     endpoint: str
     settings: dict[str, Any] = Field(description="Sampling and asking settings of the run")
     tasks: int
 
 
-class Source(BaseModel):
+class Source(Compact):
     run_id: str = Field(description="Key into `runs`")
     benchmark: str
     metric: str
@@ -30,7 +39,7 @@ class Source(BaseModel):
     n: int
 
 
-class Significance(BaseModel):
+class Significance(Compact):
     against: str = Field(description="The model compared with: this dimension's leader")
     paired: bool = Field(description=(
         "true: both ran the same tasks and the test pairs them (exact sign test / McNemar); "
@@ -44,21 +53,26 @@ class Significance(BaseModel):
     verdict: str
 
 
-class NotMeasured(BaseModel):
+class NotMeasured(Compact):
     reason: str
-    measured_by: str | None = Field(description=(
+    measured_by: str | None = Field(default=None, description=(
         "The benchdock benchmark that would measure it (null: none does yet): the broadest, "
         "then the quickest here"))
     limit: int | None = Field(default=None, description="Its limit for a first informative run")
     tasks: int | None = Field(default=None, description="Tasks that run would score")
-    estimate_minutes: float | None = Field(description="That run's estimated time on this endpoint")
+    estimate_minutes: float | None = Field(default=None, description=(
+        "That run's estimated time on this endpoint"))
     estimate_basis: str | None = Field(default=None, description="What the estimate rests on")
-    also_measured_by: list[str] = Field(default_factory=list)
-    elsewhere: list[str] = Field(default_factory=list, description=(
-        "Public benchmarks that isolate this dimension, in benchdock or not"))
 
 
-class DimensionCell(BaseModel):
+class HowToMeasure(BaseModel):
+    benchmarks: list[str] = Field(description=(
+        "benchdock benchmarks that measure the dimension, best first (empty: none yet)"))
+    elsewhere: list[str] = Field(description=(
+        "Public benchmarks that isolate it, in benchdock or not"))
+
+
+class DimensionCell(Compact):
     measured: bool
     score: float | None = Field(default=None, description="Mean outcome over the pooled tasks, 0..1")
     ci95: list[float] | None = None
@@ -70,14 +84,16 @@ class DimensionCell(BaseModel):
     not_measured: NotMeasured | None = None
 
 
-class Speed(BaseModel):
-    tokens_per_s: float | None = Field(description="Generated tokens per second of decoding")
-    ttft_s: float | None = Field(description="Mean time to first token (servers that report it)")
-    wall_s_per_task: float | None = Field(description="Run wall time per task, as run here")
+class Speed(Compact):
+    tokens_per_s: float | None = Field(default=None, description=(
+        "Generated tokens per second of decoding (absent: not measured)"))
+    ttft_s: float | None = Field(default=None, description=(
+        "Mean time to first token (servers that report it)"))
+    wall_s_per_task: float | None = Field(default=None, description="Run wall time per task, as run here")
     runs: int = Field(description="Succeeded runs these figures come from")
 
 
-class ModelRow(BaseModel):
+class ModelRow(Compact):
     model: str
     context_size: int | None = None
     dimensions: dict[str, DimensionCell]
@@ -86,8 +102,15 @@ class ModelRow(BaseModel):
 
 class DimensionComparison(BaseModel):
     dimensions: list[str]
-    models: list[ModelRow]
-    leaders: dict[str, str | None] = Field(description="Best measured model per dimension")
+    models: list[ModelRow] = Field(description=(
+        "One page of models, best mean measured score first (or in the order asked)"))
+    total_models: int = Field(description="Models in the comparison, across pages")
+    offset: int
+    next_offset: int | None = Field(description="Pass as offset for the next page; null at end")
+    leaders: dict[str, str | None] = Field(description=(
+        "Best measured model per dimension, over all models compared (not just this page)"))
+    how_to_measure: dict[str, HowToMeasure] = Field(description=(
+        "Per dimension not measured for some model on this page: what would measure it"))
     runs: dict[str, RunRef] = Field(description="Provenance of every run used, by run_id")
     notes: list[str]
 
@@ -119,11 +142,11 @@ class Excluded(BaseModel):
 
 
 class NextRun(BaseModel):
-    model: str
+    models: list[str] = Field(description="Run it on each of these (same tasks: paired)")
     benchmark: str
-    limit: int | None
+    limit: int | None = Field(description="Pass to run_benchmark (null: the whole benchmark)")
     dimension: str = Field(description="The dimension that decides between the top candidates")
-    estimate_minutes: float | None
+    estimate_minutes: float | None = Field(description="For all of the models, on this endpoint")
     why: str
 
 

@@ -43,7 +43,7 @@ def build(db: Engine, models: Sequence[str] | None = None,
           priorities: str | Mapping[str, float] | None = None,
           constraints: Constraints | None = None) -> Report:
     t0 = time.perf_counter()
-    cmp = compare(db, models)
+    cmp = compare(db, models, limit=None)
     t1 = time.perf_counter()
     rec = recommend(db, priorities, constraints, models)
     t2 = time.perf_counter()
