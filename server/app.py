@@ -10,9 +10,11 @@ from benchdock.harnesses.config import Settings
 from benchdock.harnesses.service import Core
 from benchdock.tools import register_all
 
-INSTRUCTIONS = """benchdock evaluates the user's local models on real coding benchmarks.
-Typical flow: list_models -> list_benchmarks -> run_benchmark(model, benchmark, limit=...) ->
-wait_for_run(run_id) until status is final -> get_results(run_id) -> compare_dimensions()."""
+INSTRUCTIONS = """benchdock evaluates the user's local models on real coding benchmarks and
+helps choose one on evidence. Typical flow: list_models -> plan_evaluation(models,
+budget_minutes) -> run_benchmark(model, benchmark, limit=...) for each planned run ->
+wait_for_run(run_id) until status is final -> get_results(run_id) -> compare_dimensions() ->
+recommend_model(priorities, constraints)."""
 
 
 def create_server(settings: Settings | None = None) -> FastMCP:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import anyio
+from sqlalchemy.engine import make_url
 
 from benchdock.harnesses import service
 from benchdock.harnesses.choice.compare import compare
@@ -119,7 +120,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     core = service.Core(settings)
     report = build(core.db, args.models or None, _priorities(args))
-    files = write(report, Path(args.out), store=settings.database_url)
+    store = make_url(settings.database_url).render_as_string(hide_password=True)
+    files = write(report, Path(args.out), store=store)
     for kind, path in files.items():
         print(f"{kind}: {path}")
     print(json.dumps({k: round(v, 3) for k, v in report.seconds.items()}), file=sys.stderr)

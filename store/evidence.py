@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from benchdock.store.models import DimensionEvidence, Run, RunSummary
@@ -37,13 +38,17 @@ class EvidenceRow:
 
 
 def save_evidence(engine: Engine, summary: RunSummary, rows: Sequence[DimensionEvidence]) -> None:
-    """Replace a run's evidence in one transaction."""
+    """Replace a run's evidence in one transaction. The worker (when the run ends) and a
+    server (backfilling) may both do it at once: if the other commits first, its rows stand."""
     with Session(engine) as s:
         s.execute(delete(DimensionEvidence).where(col(DimensionEvidence.run_id) == summary.run_id))
         s.execute(delete(RunSummary).where(col(RunSummary.run_id) == summary.run_id))
         s.add(summary)
         s.add_all(rows)
-        s.commit()
+        try:
+            s.commit()
+        except IntegrityError:
+            s.rollback()
 
 
 def runs_needing_evidence(engine: Engine, version: int) -> list[str]:

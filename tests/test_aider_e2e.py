@@ -67,6 +67,15 @@ async def test_aider_polyglot_through_mcp_with_cache(settings: Settings) -> None
         for s in res2["samples"]:
             assert all(e["cached"] for e in s["evidence"]["exchanges"]), s["evidence"]["exchanges"]
             assert s["status"] == first[s["task_id"]]["status"]
+        # the real run's evidence in the ten-dimension comparison, through the harness's map
+        cmp = await call(c, "compare_dimensions", models=[MODEL],
+                         dimensions=["editing", "multi_language", "debugging"])
+        cells = cmp["models"][0]["dimensions"]
+        assert cells["editing"]["n"] == 2
+        assert cells["editing"]["score"] == aider["overall"]["pass_rate_1"]["rate"]
+        assert cells["multi_language"]["n"] == 1  # cpp; Python does not count there
+        failed_first = sum(1 for s in res["samples"] if not s["evidence"]["tests_outcomes"][0])
+        assert cells["debugging"].get("n", 0) == failed_first
         # one container per exercise, each removed when its exercise is done
     db = make_engine(settings.database_url)
     for run_id in (queued["run_id"], again["run_id"]):

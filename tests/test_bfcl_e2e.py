@@ -81,6 +81,15 @@ async def test_bfcl_single_and_multi_turn_through_mcp(settings: Settings) -> Non
                            max_tokens=128)
         assert (await wait_final(c, again["run_id"]))["status"] == "succeeded"
         res2 = await call(c, "get_results", run_id=again["run_id"])
+        # BFCL's runs through the map: tool use over both categories, planning multi-turn only
+        cmp = await call(c, "compare_dimensions", models=[MODEL],
+                         dimensions=["tool_use", "planning", "long_context"])
+        cells = cmp["models"][0]["dimensions"]
+        assert cells["tool_use"]["n"] == 4 and cells["planning"]["n"] == 1
+        assert {src["benchmark"] for src in cells["tool_use"]["sources"]} == {
+            "bfcl-simple", "bfcl-multi-turn-base"}
+        assert not cells["long_context"]["measured"]
+        assert cells["long_context"]["not_measured"]["measured_by"] == "bfcl-multi-turn-long-context"
     assert all(s["cached"] for s in res2["samples"])
     first = await_statuses(settings, simple["run_id"])
     assert [s["status"] for s in res2["samples"]] == first
