@@ -293,3 +293,15 @@ def test_pages_best_first_with_leaders_over_all_models(db: Engine) -> None:
     assert "not_measured" not in dumped and "settings_differ" not in dumped
     with pytest.raises(BenchdockError, match="limit >= 1"):
         compare(db, limit=0)
+
+
+def test_radar_draws_models_the_ranking_left_out(db: Engine) -> None:
+    from benchdock.harnesses.report.charts import radar, radar_models
+
+    seed_run(db, "ranked", "humaneval", passes("HumanEval/", 10, 5))
+    seed_run(db, "tools-only", "bfcl-simple", passes("simple_python_", 10, 5))
+    rec = recommend(db, {"generation": 1})  # tools-only has no generation evidence
+    assert [r.model for r in rec.ranking] == ["ranked"]
+    cmp = compare(db, limit=None)
+    assert radar_models(cmp, [r.model for r in rec.ranking]) == ["ranked", "tools-only"]
+    assert radar(cmp, ["ranked", "tools-only"]).startswith(b"\x89PNG")

@@ -29,9 +29,11 @@ def _png(fig: Figure, dpi: int = 110) -> bytes:
 
 
 def radar_models(cmp: DimensionComparison, ranking: Sequence[str] = ()) -> list[str]:
-    """The models a radar can show legibly: the recommendation's order, else the best mean."""
+    """The models a radar can show legibly: the recommendation's order, then the rest by
+    their best mean (a model the recommendation left out is still drawn if there is room)."""
     if ranking:
-        return list(ranking)[:RADAR_MAX_MODELS]
+        rest = [r.model for r in cmp.models if r.model not in set(ranking)]
+        return [*ranking, *rest][:RADAR_MAX_MODELS]
 
     def mean(m: str) -> float:
         row = next(r for r in cmp.models if r.model == m)
