@@ -67,18 +67,18 @@ async def main(args: argparse.Namespace) -> int:
 
         cmp = await call(c, "compare_dimensions", models=models)
         for row in cmp["models"]:
-            tps = row["speed"]["tokens_per_s"]
+            tps = row["speed"].get("tokens_per_s")  # absent fields: not measured
             print(f"\n{row['model']}: " + (f"{tps:.1f} tokens/s" if tps else "speed not measured"))
             for dim, cell in row["dimensions"].items():
                 if cell["measured"]:
                     lo, hi = cell["ci95"]
-                    vs = cell["vs_leader"]["verdict"] if cell["vs_leader"] else "leader"
+                    vs = cell["vs_leader"]["verdict"] if "vs_leader" in cell else "leader"
                     print(f"  {dim:22} {cell['score']:.3f} [{lo:.3f}, {hi:.3f}] n={cell['n']}  {vs}")
                 else:
                     nm = cell["not_measured"]
                     print(f"  {dim:22} not measured: "
                           + (f"{nm['measured_by']} ~{nm['estimate_minutes']} min"
-                             if nm["measured_by"] else "no benchdock benchmark yet"))
+                             if nm.get("measured_by") else "no benchdock benchmark yet"))
         rec = await call(c, "recommend_model", priorities=args.profile, models=models)
         print()
         for r in rec["ranking"]:
