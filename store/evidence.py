@@ -79,7 +79,6 @@ class SummaryRow:
     tasks: int
     concurrency: int
     wall_s: float | None
-    busy_s: float
     fresh: int
     generated_tokens: int
     decode_s: float

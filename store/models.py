@@ -120,7 +120,6 @@ class RunSummary(SQLModel, table=True):
     tasks: int = 0
     concurrency: int = 1
     wall_s: float | None = None
-    busy_s: float = 0.0  # model time (fresh requests) plus execution time, summed over samples
     fresh: int = 0  # samples that asked the model (not answered from the cache)
     generated_tokens: int = 0
     decode_s: float = 0.0

@@ -24,6 +24,7 @@ from benchdock.harnesses.choice.estimates import Estimator, suggestions
 from benchdock.harnesses.choice.profiles import resolve
 from benchdock.harnesses.choice.views import (
     Constraints,
+    DimensionComparison,
     Excluded,
     ModelRow,
     NextRun,
@@ -52,15 +53,18 @@ class Scored:
 
 def recommend(db: Engine, priorities: str | Mapping[str, float] | None = None,
               constraints: Constraints | None = None,
-              models: Sequence[str] | None = None) -> Recommendation:
+              models: Sequence[str] | None = None,
+              comparison: DimensionComparison | None = None) -> Recommendation:
+    """`comparison`: one already made of the same models over (at least) the prioritised
+    dimensions and every model, so a caller that has it does not compare twice."""
     weights, profile = resolve(priorities)
     constraints = constraints or Constraints()
-    cmp = compare(db, models, list(weights), limit=None)
+    cmp = comparison or compare(db, models, list(weights), limit=None)
     measurable = {d for d in weights if run_options(d)}
     excluded: list[Excluded] = []
     scored: list[Scored] = []
     for row in cmp.models:
-        measured = [d for d, c in row.dimensions.items() if c.measured]
+        measured = [d for d in weights if row.dimensions[d].measured]
         if not measured:
             excluded.append(Excluded(model=row.model, reason=(
                 "no evidence on the prioritised dimensions " + ", ".join(weights))))
@@ -110,7 +114,7 @@ def violation(row: ModelRow, c: Constraints) -> str | None:
 
 
 def _score(row: ModelRow, weights: Mapping[str, float]) -> Scored:
-    used = {d: c for d, c in row.dimensions.items() if c.measured and c.score is not None}
+    used = {d: c for d in weights if (c := row.dimensions[d]).measured and c.score is not None}
     wsum = sum(weights[d] for d in used)
     score = sum(weights[d] * (c.score or 0.0) for d, c in used.items()) / wsum
     var = sum((weights[d] / wsum) ** 2 * _var(c.ci95) for d, c in used.items())

@@ -52,10 +52,6 @@ class Pooled:
             return wilson(self.total, self.n)
         return mean_interval(self.values)
 
-    def variance_of_mean(self) -> float:
-        lo, hi = self.interval()
-        return ((hi - lo) / (2 * Z95)) ** 2
-
 
 @dataclass(frozen=True)
 class PairedResult:
