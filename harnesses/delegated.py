@@ -50,6 +50,7 @@ class HarnessSession:
     """The reference harness, live for one run."""
 
     sandbox_kind: str = "local"
+    isolation: str | None = None  # what confines the harness's process (recorded in the run)
 
     @abstractmethod
     async def solve(self, task: Task, tag: str) -> SampleOutcome: ...

@@ -124,7 +124,8 @@ class RunExecutor:
             self.sandbox = await anyio.to_thread.run_sync(
                 open_sandbox, self.settings.sandbox, self.settings.sandbox_image, size
             )
-            q.heartbeat(self.db, run.id, total=total, sandbox_used=self.sandbox.kind)
+            q.heartbeat(self.db, run.id, total=total, sandbox_used=self.sandbox.kind,
+                        isolation=self.sandbox.isolation)
             await anyio.to_thread.run_sync(self.chat.prepare, self.sandbox, list(self.tasks.values()))
             await self._pipeline()
         except Exception as exc:  # EndpointError, SandboxError, DatasetUnavailable, bugs
@@ -207,7 +208,8 @@ class RunExecutor:
                                      threads=max(1, self.run.concurrency))
                 self.session = await anyio.to_thread.run_sync(bench.open_session, ctx)
                 session = self.session
-                q.heartbeat(self.db, self.run.id, sandbox_used=session.sandbox_kind)
+                q.heartbeat(self.db, self.run.id, sandbox_used=session.sandbox_kind,
+                            isolation=session.isolation)
                 async with anyio.create_task_group() as work:
                     for s in pending:
                         work.start_soon(self._solve_one, session, proxy, limiter, s)

@@ -117,7 +117,8 @@ def _status(db: Engine, run: Run) -> RunStatus:
     return RunStatus(
         run_id=run.id, status=run.status, model=run.model, benchmark=run.benchmark,
         endpoint=run.endpoint_url, done=done, total=run.total, elapsed_s=elapsed, eta_s=eta,
-        error=run.error, sandbox=run.sandbox_used, cancel_requested=run.cancel_requested,
+        error=run.error, sandbox=run.sandbox_used, isolation=run.isolation,
+        cancel_requested=run.cancel_requested,
         created_at=run.created_at, finished_at=run.finished_at, params=run.params,
     )
 

@@ -39,7 +39,10 @@ class RunStatus(BaseModel):
     elapsed_s: float | None = None
     eta_s: float | None = Field(default=None, description="Estimated seconds left")
     error: str | None = None
-    sandbox: str | None = Field(default=None, description="docker or local (less isolated)")
+    sandbox: str | None = Field(default=None, description="docker or local")
+    isolation: str | None = Field(default=None, description=(
+        "What confined the model's code in this run (e.g. the Docker limits, bubblewrap's "
+        "namespaces, or an unisolated local subprocess)"))
     cancel_requested: bool = False
     created_at: datetime
     finished_at: datetime | None = None

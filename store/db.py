@@ -41,6 +41,7 @@ MIGRATIONS: list[tuple[str, Callable[[Engine], None]]] = [
                                                       ("generation.tool_calls", "JSON"))),
     ("0003_evidence_tables", lambda engine: SQLModel.metadata.create_all(
         engine, tables=[RunSummary.__table__, DimensionEvidence.__table__])),  # type: ignore[attr-defined]
+    ("0004_run_isolation", _add_columns(("run.isolation", "TEXT"))),
 ]
 
 

@@ -37,6 +37,7 @@ class Run(SQLModel, table=True):
     concurrency: int = 1
     sandbox_requested: str = "auto"
     sandbox_used: str | None = None
+    isolation: str | None = Field(default=None, sa_column=Column(Text))
     status: str = Field(default="queued", index=True)
     total: int = 0
     error: str | None = Field(default=None, sa_column=Column(Text))

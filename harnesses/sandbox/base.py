@@ -7,6 +7,7 @@ import itertools
 import json
 import queue
 import threading
+import time
 from abc import ABC, abstractmethod
 from importlib import resources
 
@@ -21,12 +22,20 @@ class SandboxError(RuntimeError):
 
 
 class ExecResult(BaseModel):
+    """What one job did. `verdict` is what the job's trusted judge wrote on its private fd 3
+    (only with `verdict_channel`): the one part of a result the code under test cannot forge.
+    `fault` is set when the sandbox itself broke during the job (its runner died or hung):
+    the pool has replaced it, and the job's sample gets an error verdict with this reason."""
+
     exit_code: int | None
     stdout: str
     stderr: str
     timed_out: bool
     duration_s: float
     truncated: bool
+    verdict: str | None = None
+    verdict_truncated: bool = False
+    fault: str | None = None
 
 
 class Channel(ABC):
@@ -60,6 +69,7 @@ class Sandbox(ABC):
     """A pool of `size` runners; `execute` is thread-safe and blocks for a free runner."""
 
     kind: str = "abstract"
+    isolation: str = ""  # what confines the code, in words (recorded in each run)
 
     def __init__(self, size: int = 2) -> None:
         self.size = max(1, size)
@@ -113,29 +123,51 @@ class Sandbox(ABC):
         stdin: str | None = None,
         mem_bytes: int | None = None,
         max_output: int = 16384,
+        verdict_channel: bool = False,
     ) -> ExecResult:
+        """Run one job. A job that breaks the sandbox (kills its runner, hangs it, makes it
+        unclean) gets a result with `fault` and the sandbox is replaced: one sample never
+        sinks a run. Only a sandbox that cannot be replaced raises `SandboxError`."""
         if self._closed:
             raise SandboxError("the sandbox is closed")
         ch = self._free.get()
         job = {
             "id": next(self._ids), "files": _b64(files), "argv": argv, "timeout": timeout_s,
             "stdin": stdin, "mem_bytes": mem_bytes, "max_output": max_output,
+            "verdict_fd": verdict_channel,
         }
+        t0 = time.monotonic()
         try:
             reply = ch.request(job, timeout_s + GRACE_S)
         except (TimeoutError, SandboxError, OSError) as exc:
-            self._discard(ch)
-            if self._closed:
-                raise SandboxError("the sandbox was closed during execution") from exc
-            self._free.put(self._new_channel())
-            if isinstance(exc, TimeoutError):
-                return ExecResult(exit_code=None, stdout="", stderr=f"sandbox runner hung: {exc}",
-                                  timed_out=True, duration_s=timeout_s + GRACE_S, truncated=False)
-            raise SandboxError(f"{self.kind} sandbox failed: {exc}") from exc
-        self._free.put(ch)
+            self._replace(ch, exc)
+            hung = isinstance(exc, TimeoutError)
+            why = (f"the {self.kind} sandbox's runner hung during this job ({exc})" if hung else
+                   f"the {self.kind} sandbox's runner died during this job ({exc}): the code "
+                   "killed it or exhausted the sandbox")
+            return ExecResult(exit_code=None, stdout="", stderr="", timed_out=hung,
+                              duration_s=time.monotonic() - t0, truncated=False,
+                              fault=why + "; a fresh sandbox replaced it")
         if "runner_error" in reply:
+            self._replace(ch, SandboxError(str(reply["runner_error"])))
             raise SandboxError(f"runner error: {reply['runner_error']}")
+        if reply.get("recycle"):  # the job left something behind: never reuse this runner
+            self._replace(ch, SandboxError(str(reply["recycle"])))
+        else:
+            self._free.put(ch)
         return ExecResult.model_validate(reply)
+
+    def _replace(self, ch: Channel, exc: BaseException) -> None:
+        """Throw a runner away and put a fresh one in the pool (SandboxError if impossible)."""
+        self._discard(ch)
+        if self._closed:
+            raise SandboxError("the sandbox was closed during execution") from exc
+        try:
+            fresh = self._new_channel()
+        except SandboxError as err:
+            raise SandboxError(f"{self.kind} sandbox broke ({exc}) and could not be "
+                               f"replaced: {err}") from err
+        self._free.put(fresh)
 
     def _discard(self, ch: Channel) -> None:
         with self._lock:

@@ -41,7 +41,8 @@ class _ContainerChannel(Channel):
         super().__init__()
         import docker.errors
 
-        env = {"BENCHDOCK_RUNNER_DIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", **(environment or {})}
+        env = {"BENCHDOCK_RUNNER_DIR": "/tmp", "BENCHDOCK_RUNNER_WIPE": "/tmp:/dev/shm",
+               "PYTHONDONTWRITEBYTECODE": "1", **(environment or {})}
         try:
             self.container = client.containers.create(
                 image,
@@ -60,6 +61,7 @@ class _ContainerChannel(Channel):
                 memswap_limit=limits["memory"],
                 nano_cpus=int(limits["cpus"] * 1e9),
                 pids_limit=limits["pids"],
+                shm_size=limits.get("shm", "64m"),
                 environment=env,
                 labels={LABEL: "1", f"{LABEL}.owner": f"{socket.gethostname()}:{os.getpid()}"},
             )
@@ -118,14 +120,25 @@ class _ContainerChannel(Channel):
 class DockerSandbox(Sandbox):
     kind = "docker"
 
+    # 5 GB: EvalPlus limits the code under test to 4 GB of address space (its own
+    # reliability_guard); the container must not run out first, or the kernel kills a
+    # process instead of the code getting EvalPlus's MemoryError
     def __init__(
-        self, image: str, size: int = 2, *, memory: str = "1g", cpus: float = 1.0,
+        self, image: str, size: int = 2, *, memory: str = "5g", cpus: float = 1.0,
         pids: int = 256, tmpfs: str = "512m",
     ) -> None:
         super().__init__(size)
         self.image = image
         self.client = docker_client()
         self.limits = {"memory": memory, "cpus": cpus, "pids": pids, "tmpfs": tmpfs}
+
+    @property
+    def isolation(self) -> str:  # type: ignore[override]
+        lim = self.limits
+        return (f"docker ({self.image}): no network, read-only root, user 65534, no "
+                f"capabilities, {lim['memory']} memory, {lim['cpus']} CPU, {lim['pids']} "
+                f"processes, {lim['tmpfs']} /tmp; one long-lived container per runner, "
+                "cleaned after each job")
 
     def _open_channel(self) -> Channel:
         return _ContainerChannel(self.client, self.image, self.limits)
