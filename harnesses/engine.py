@@ -24,7 +24,7 @@ import httpx
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from sqlalchemy.engine import Engine
 
-from benchdock.harnesses.base import Benchmark, BenchmarkBase, Task
+from benchdock.harnesses.base import Benchmark, BenchmarkBase, Task, Verdict
 from benchdock.harnesses.choice.evidence import record as record_evidence
 from benchdock.harnesses.config import EndpointConfig, Settings
 from benchdock.harnesses.delegated import (
@@ -43,7 +43,7 @@ from benchdock.harnesses.llm import (
 from benchdock.harnesses.metrics import compute_metrics
 from benchdock.harnesses.proxy import Exchange, RecordingProxy
 from benchdock.harnesses.registry import get_benchmark
-from benchdock.harnesses.sandbox import Sandbox, open_sandbox
+from benchdock.harnesses.sandbox import Sandbox, SandboxError, open_sandbox
 from benchdock.store import queries as q
 from benchdock.store.models import Generation, Run, Sample
 
@@ -273,8 +273,17 @@ class RunExecutor:
                     q.save_verdict(self.db, s.id or 0, verdict="error", detail=no_code_reason(s),
                                    exec_s=0.0)
                     continue
-                v = await anyio.to_thread.run_sync(
-                    self.chat.score, task, s.code or "", self.sandbox, abandon_on_cancel=True)
+                try:
+                    v = await anyio.to_thread.run_sync(
+                        self.chat.score, task, s.code or "", self.sandbox, abandon_on_cancel=True)
+                except SandboxError:
+                    raise  # the sandbox is gone and could not be replaced: the run stops
+                except Exception as exc:
+                    # a scorer that trips over one answer must not stop the run (nor stop a
+                    # resumed run again on the same answer): that sample is an error
+                    log.exception("run %s: scoring %s failed", self.run.id, s.task_id)
+                    v = Verdict(verdict="error", detail=(
+                        f"benchdock could not score this answer ({type(exc).__name__}: {exc})"))
                 q.save_verdict(self.db, s.id or 0, verdict=v.verdict, base_verdict=v.base,
                                plus_verdict=v.plus, detail=v.detail, exec_s=v.exec_s)
 

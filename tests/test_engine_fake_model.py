@@ -97,3 +97,29 @@ def test_failing_endpoint_fails_the_run_and_resume_completes_it(tmp_path: Path) 
     assert sorted(asked) == sorted(prompts[2:])
     samples = q.all_samples(db, run.id)
     assert len(samples) == 4 and all(s.verdict == "pass" for s in samples)
+
+
+def test_a_scorer_tripping_on_one_answer_does_not_stop_the_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected error while scoring one answer is that sample's error verdict; the run
+    succeeds, and a resume does not meet it again."""
+    from benchdock.harnesses.humaneval import HumanEval
+
+    settings = make_settings(tmp_path, "http://fake/v1", sandbox="local")
+    db = make_engine(settings.database_url)
+    run, by_prompt = make_run(db, "humaneval", 3)
+    real = HumanEval.score
+
+    def score(self: HumanEval, task: object, code: str, sandbox: object) -> object:
+        if getattr(task, "id", "") == "HumanEval/1":
+            raise ValueError("checker tripped")
+        return real(self, task, code, sandbox)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(HumanEval, "score", score)
+    status = anyio.run(RunExecutor(settings, db, run, fake_endpoint(by_prompt.get)).execute)
+    assert status == "succeeded"
+    by_task = {s.task_id: s for s in q.all_samples(db, run.id)}
+    assert by_task["HumanEval/1"].verdict == "error"
+    assert "checker tripped" in (by_task["HumanEval/1"].detail or "")
+    assert by_task["HumanEval/0"].verdict == by_task["HumanEval/2"].verdict == "pass"
+    assert q.unscored_samples(db, run.id) == []
