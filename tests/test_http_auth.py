@@ -287,3 +287,11 @@ async def test_stdio_is_unchanged_even_with_a_token_set(tmp_path: Path) -> None:
         res = await c.call_tool("list_benchmarks", {})
     assert res.structured_content is not None
     assert "humaneval" in {b["id"] for b in res.structured_content["benchmarks"]}
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("[::1]", True),
+    ("localhost", True), ("LOCALHOST", True), ("0.0.0.0", False), ("::", False), ("", False),
+    ("192.168.1.20", False), ("10.0.0.1", False), ("localhost.example.org", False)])
+def test_what_counts_as_loopback(host: str, loopback: bool) -> None:
+    assert app.is_loopback(host) is loopback
