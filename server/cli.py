@@ -30,13 +30,24 @@ def _settings() -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from benchdock.server.app import create_server
+    from benchdock.server import app
 
-    server = create_server(_settings())
-    if args.transport == "http":
-        server.run(transport="http", host=args.host, port=args.port, show_banner=False)
-    else:
-        server.run(transport="stdio", show_banner=False)
+    if args.generate_token:
+        print(app.new_token())
+        return 0
+    if args.transport != "http":
+        if args.token_file or args.insecure_no_auth:
+            raise ConfigError("--token-file and --insecure-no-auth apply to --transport http only")
+        app.create_server(_settings()).run(transport="stdio", show_banner=False)
+        return 0
+    token, notes = app.http_token(args.token_file, dict(os.environ))
+    notes += app.check_bind(args.host, args.port, token, args.insecure_no_auth)
+    print("\n".join(notes), file=sys.stderr, flush=True)
+    # Without a token, a browser page could still reach a loopback server through DNS
+    # rebinding: fastmcp's Host/Origin guard ("auto") refuses requests not addressed to it.
+    app.create_server(_settings(), http_token=token).run(
+        transport="http", host=args.host, port=args.port, show_banner=False,
+        host_origin_protection="auto" if token is None else None)
     return 0
 
 
@@ -264,8 +275,16 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve", help="run the MCP server (stdio by default)")
     s.add_argument("--transport", choices=["stdio", "http"], default="stdio")
-    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="http: address to listen on; anything but loopback needs a token")
     s.add_argument("--port", type=int, default=8765)
+    s.add_argument("--token-file", default=None,
+                   help="http: require this file's bearer token (else BENCHDOCK_HTTP_TOKEN)")
+    s.add_argument("--generate-token", action="store_true",
+                   help="print a fresh random token and exit")
+    s.add_argument("--insecure-no-auth", action="store_true",
+                   help="http: serve a non-loopback address without a token (anyone reaching "
+                        "it can run code)")
     s.set_defaults(fn=cmd_serve)
     s = sub.add_parser("worker", help="execute queued runs (started by the server on its own)")
     s.add_argument("--idle-exit", type=float, default=5.0, help="exit after N idle seconds")
