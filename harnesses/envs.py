@@ -87,7 +87,7 @@ def ensure(envs: Path, spec: EnvSpec, say: Callable[[str], None] = log.info) -> 
 
 
 def _pip(cmd: list[str], env: dict[str, str], step: str, say: Callable[[str], None],
-         every_s: float = 30.0) -> tuple[int, str]:
+         every_s: float = 60.0) -> tuple[int, str]:
     """Run one pip step, saying every `every_s` that it is still going (a source build is
     minutes of silence otherwise); returns its exit code and its output."""
     t0 = time.monotonic()

@@ -70,16 +70,22 @@ def cmd_demo_server(args: argparse.Namespace) -> int:
     from benchdock.harnesses.config import Settings
 
     log = Path(args.log) if args.log else Settings.from_env().home / "demo-server.log"
-    server = start_demo_server(args.port, log=log, say=say)
-    print(server.url, flush=True)
-    say(f"serving {DEMO_ALIAS} at {server.url} (pid {server.proc.pid}); its log: {log}")
+    running: list[DemoServer] = []
 
     def stop(signum: int, _frame: object) -> None:
-        # the server is a child process: without this it outlives us (and holds the port)
-        server.stop()
+        # the server is a child process: without this it outlives us (and holds the port).
+        # Only signal it here: waiting for it inside the handler, while the interrupted
+        # proc.wait() below holds Popen's wait lock, would deadlock; `finally` reaps it
+        # (and while it starts, start_demo_server stops it on the way out).
+        if running:
+            running[0].proc.terminate()
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
+    server = start_demo_server(args.port, log=log, say=say)
+    running.append(server)
+    print(server.url, flush=True)
+    say(f"serving {DEMO_ALIAS} at {server.url} (pid {server.proc.pid}); its log: {log}")
     try:
         code = server.proc.wait()
     finally:

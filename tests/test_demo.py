@@ -7,9 +7,11 @@ llama.cpp build with an instruction the machine faults on does."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,15 @@ class H(BaseHTTPRequestHandler):
 
     def do_POST(self):
         print("ggml: about to run the first matrix multiplication", flush=True)
-        os.kill(os.getpid(), getattr(signal, os.environ["FAKE_DEMO_DEATH"]))
+        if os.environ.get("FAKE_DEMO_DEATH"):
+            os.kill(os.getpid(), getattr(signal, os.environ["FAKE_DEMO_DEATH"]))
+        body = json.dumps({"choices": [{"message": {"role": "assistant", "content": "Hi"},
+                                        "finish_reason": "length"}]}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 HTTPServer((args.host, int(args.port)), H).serve_forever()
@@ -131,21 +141,62 @@ def test_benchdock_run_stops_with_the_death_not_a_connect_error(
     assert "is cancelled" in err and "ConnectError" not in err
 
 
+# `benchdock demo-server` in a process of its own, with the fake venv in place of the build
+DEMO_SERVER = ("import os, sys; from benchdock.harnesses import demo; "
+               "from benchdock.harnesses.envs import ManagedEnv; "
+               "e = ManagedEnv.model_validate_json(os.environ['BENCHDOCK_DEMO_TEST_ENV']); "
+               "demo.demo_env = lambda *a, **k: e; "
+               "from benchdock.server.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def _demo_server_env(tmp_path: Path, fake_env: ManagedEnv) -> dict[str, str]:
+    return {**os.environ, "BENCHDOCK_HOME": str(tmp_path / "home"),
+            "BENCHDOCK_DEMO_TEST_ENV": fake_env.model_dump_json()}
+
+
 def test_demo_server_command_reports_the_death(tmp_path: Path, fake_env: ManagedEnv) -> None:
-    """`benchdock demo-server` in its own process: started (the smoke request kills it), it
-    says how the server died and exits non-zero."""
+    """Started, the smoke request kills the server: `benchdock demo-server` says how it died
+    and exits non-zero."""
     log = tmp_path / "llama.log"
-    env = {**os.environ, "BENCHDOCK_HOME": str(tmp_path / "home"),
-           "BENCHDOCK_DEMO_TEST_ENV": fake_env.model_dump_json()}
-    code = ("import os, sys; from benchdock.harnesses import demo; "
-            "from benchdock.harnesses.envs import ManagedEnv; "
-            "e = ManagedEnv.model_validate_json(os.environ['BENCHDOCK_DEMO_TEST_ENV']); "
-            "demo.demo_env = lambda *a, **k: e; "
-            "from benchdock.server.cli import main; sys.exit(main(sys.argv[1:]))")
-    proc = subprocess.run([sys.executable, "-c", code, "demo-server", "--log", str(log)],
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", DEMO_SERVER, "demo-server", "--log", str(log)],
+                          env=_demo_server_env(tmp_path, fake_env), capture_output=True,
+                          text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert "killed by SIGSEGV (signal 11)" in proc.stderr and f"its log: {log}" in proc.stderr
+
+
+def test_demo_server_command_stops_its_server_on_sigterm(
+        tmp_path: Path, fake_env: ManagedEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM (what `.ci/run` sends at exit) stops the server and reaps it, promptly."""
+    monkeypatch.setenv("FAKE_DEMO_DEATH", "")
+    proc = subprocess.Popen([sys.executable, "-c", DEMO_SERVER, "demo-server", "--log",
+                             str(tmp_path / "llama.log")], env=_demo_server_env(tmp_path, fake_env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server_pid = None
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()  # printed once the smoke request was answered
+        assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if proc.stderr else ""
+        said = re.search(r"\(pid (\d+)\)", _read_until(proc, "serving"))
+        assert said is not None
+        server_pid = int(said.group(1))
+        time.sleep(1)  # now blocked waiting for the server: where a handler could deadlock
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 128 + signal.SIGTERM
+        assert not Path(f"/proc/{server_pid}").exists()  # reaped, not a zombie
+    finally:
+        proc.kill()
+        proc.wait()
+        if server_pid and Path(f"/proc/{server_pid}").exists():
+            os.kill(server_pid, signal.SIGKILL)
+
+
+def _read_until(proc: subprocess.Popen[str], word: str) -> str:
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if word in line:
+            return line
+    raise AssertionError(f"{word!r} never said")
 
 
 def test_demo_env_refuses_a_build_this_cpu_cannot_run(monkeypatch: pytest.MonkeyPatch,
@@ -155,3 +206,24 @@ def test_demo_env_refuses_a_build_this_cpu_cannot_run(monkeypatch: pytest.Monkey
     monkeypatch.setattr(demo_build, "load", lambda *_a: None)
     with pytest.raises(demo.BenchdockError, match=r"lacks \(avx, avx2, fma, f16c, bmi2\).*SIGILL"):
         demo.demo_env(tmp_path, build=False)
+
+
+def test_failing_tests_learn_that_ci_s_demo_server_died(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`.ci/run`'s server (BENCHDOCK_TEST_ENDPOINT_PID/_LOG): alive, nothing is said; gone,
+    its log's last lines — `benchdock demo-server`'s own report of the signal — are."""
+    from tests import conftest
+    from tests.conftest import demo_death
+
+    monkeypatch.setattr(conftest, "_DEMO", [])  # as when the session started no demo itself
+    log = tmp_path / "demo-server.log"
+    log.write_text("benchdock: the demo server (pid 7) killed by SIGSEGV (signal 11); its log: x\n")
+    monkeypatch.setenv("BENCHDOCK_TEST_ENDPOINT_LOG", str(log))
+    monkeypatch.setenv("BENCHDOCK_TEST_ENDPOINT_PID", str(os.getpid()))
+    assert demo_death() is None
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    monkeypatch.setenv("BENCHDOCK_TEST_ENDPOINT_PID", str(gone.pid))
+    died = demo_death()
+    assert died is not None and f"pid {gone.pid}" in died and str(log) in died
+    assert "killed by SIGSEGV (signal 11)" in died
