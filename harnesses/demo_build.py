@@ -156,9 +156,9 @@ def ensure(root: Path, say: Callable[[str], None] = log.info,
         return envs.load(root, spec(profile))
     except EnvironmentMissing:
         pass
-    if shutil.which("c++") is None and shutil.which("g++") is None:
+    if not all(shutil.which(a) or shutil.which(b) for a, b in (("cc", "gcc"), ("c++", "g++"))):
         raise EnvironmentMissing(
-            "the demo model needs a C/C++ compiler to build llama.cpp (Debian/Ubuntu: "
+            "the demo model needs a C and C++ compiler to build llama.cpp (Debian/Ubuntu: "
             "apt-get install build-essential; cmake comes from PyPI if missing)")
     say(f"compiling llama.cpp portably for {profile.name} (~{BUILD_MINUTES} min on 2 free cores, "
         f"once) into {root / spec(profile).name}")
