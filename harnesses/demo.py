@@ -112,9 +112,9 @@ def demo_env(envs: Path | None = None, build: bool = True,
     envs = envs or default_envs_dir()
     profile = demo_build.choose_profile()
     try:
+        demo_build.check_cpu(profile)  # before minutes of compiling, not after
         env = (demo_build.ensure(envs, say, profile) if build
                else demo_build.load(envs, profile))
-        demo_build.check_cpu(profile)
     except EnvironmentMissing as exc:
         raise BenchdockError(str(exc)) from None
     return env
