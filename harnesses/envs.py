@@ -9,8 +9,10 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -36,12 +38,13 @@ class ManagedEnv(BaseModel):
 
 
 class EnvSpec(BaseModel):
-    """What to install: pip steps in order (each a list of pip arguments), and how to tell
-    the user to install it."""
+    """What to install: pip steps in order (each a list of pip arguments), the environment
+    variables pip runs with (the demo's CMAKE_ARGS), and how to tell the user to install it."""
 
     name: str  # directory name, e.g. bfcl-eval-2026.3.23
     steps: list[tuple[str, list[str]]]
     setup_hint: str  # e.g. "run `benchdock setup bfcl` once (about 5 minutes, 2 GB)"
+    env: dict[str, str] = {}
 
 
 def load(envs: Path, spec: EnvSpec) -> ManagedEnv:
@@ -68,10 +71,9 @@ def ensure(envs: Path, spec: EnvSpec, say: Callable[[str], None] = log.info) -> 
         pip = [str(py), "-m", "pip", "install", "--disable-pip-version-check"]
         for step, args in spec.steps:
             say(f"installing {step}: {' '.join(args)}")
-            proc = subprocess.run([*pip, *args], capture_output=True, text=True)
-            if proc.returncode != 0:
-                tail = (proc.stderr or proc.stdout)[-2000:]
-                raise EnvironmentMissing(f"installing {step} into {root} failed:\n{tail}")
+            code, out = _pip(pip + args, {**os.environ, **spec.env}, step, say)
+            if code != 0:
+                raise EnvironmentMissing(f"installing {step} into {root} failed:\n{out[-2000:]}")
         probe = subprocess.run(
             [str(py), "-c", "import json, sys, sysconfig; print(json.dumps([sys.base_prefix, "
              "sysconfig.get_paths()['purelib'], sys.version.split()[0]]))"],
@@ -82,6 +84,21 @@ def ensure(envs: Path, spec: EnvSpec, say: Callable[[str], None] = log.info) -> 
         (root / MARKER).write_text(env.model_dump_json(indent=1))
         say(f"{spec.name} is ready ({version}, {root})")
         return env
+
+
+def _pip(cmd: list[str], env: dict[str, str], step: str, say: Callable[[str], None],
+         every_s: float = 60.0) -> tuple[int, str]:
+    """Run one pip step, saying every `every_s` that it is still going (a source build is
+    minutes of silence otherwise); returns its exit code and its output."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)
+    while True:
+        try:
+            out, _ = proc.communicate(timeout=every_s)
+            return proc.returncode, out
+        except subprocess.TimeoutExpired:
+            say(f"  ... still installing {step} ({time.monotonic() - t0:.0f} s)")
 
 
 def container_mounts(env: ManagedEnv, python_at: str, env_at: str) -> tuple[dict[str, dict[str, str]], str]:

@@ -1,6 +1,6 @@
 """The `benchdock` command: `serve` (the MCP server), `worker`, and the same views for people
 (`run`, `models`, `benchmarks`, `runs`, `results`; `compare`, `recommend`, `plan` and
-`report` in `cli_choice`), plus `setup` and `build-image`.
+`report` in `cli_choice`), plus `setup`, `build-image` and `demo-server` (`cli_demo`).
 
 Over stdio, stdout is the MCP protocol: everything else here logs to stderr.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import time
 from typing import Any
@@ -19,8 +18,10 @@ import anyio
 
 from benchdock.harnesses import service
 from benchdock.harnesses.config import ConfigError, Settings
+from benchdock.harnesses.demo import DemoServerDied
 from benchdock.harnesses.errors import BenchdockError
 from benchdock.harnesses.views import Results, RunRequest
+from benchdock.server import cli_demo
 from benchdock.server.cli_choice import add_commands
 from benchdock.server.text import table
 
@@ -163,14 +164,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"{[s.error for s in statuses]}", file=sys.stderr)
             return 2
         else:
-            from benchdock.harnesses.demo import DEMO_ALIAS, start_demo_server
+            from benchdock.harnesses.demo import DEMO_ALIAS
 
-            print("no endpoint configured or answering: starting the built-in demo model "
-                  f"({DEMO_ALIAS}) ...", file=sys.stderr)
             settings.home.mkdir(parents=True, exist_ok=True)
-            url, demo = start_demo_server(log=settings.home / "demo-server.log")
+            demo = cli_demo.start_for_run(settings.home / "demo-server.log")
             settings = settings.model_copy(update={"endpoints": [
-                settings.endpoints[0].model_copy(update={"url": url})]})
+                settings.endpoints[0].model_copy(update={"url": demo.url})]})
             args.model = DEMO_ALIAS
     if settings.sandbox == "auto":
         from benchdock.harnesses.sandbox import docker_available
@@ -189,6 +188,11 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"concurrency {run.concurrency}; data in {settings.home}", file=sys.stderr)
         try:
             while True:
+                if demo is not None and (died := demo.death()):
+                    service.cancel_run(core.db, run.id)
+                    print(file=sys.stderr)
+                    raise DemoServerDied(f"{died}\nrun {run.id} is cancelled (resume it "
+                                         "with resume_run once an endpoint serves the model)")
                 st = service.run_status(settings, core.db, run.id)
                 eta = f", ETA {st.eta_s:.0f}s" if st.eta_s else ""
                 print(f"\r{st.status}: {st.done}/{st.total}{eta}   ", end="", file=sys.stderr, flush=True)
@@ -201,11 +205,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             while service.run_status(settings, core.db, run.id).status not in ("failed", "cancelled", "succeeded"):
                 time.sleep(0.5)
         print(file=sys.stderr)
+        final = service.run_status(settings, core.db, run.id).status
+        if final == "failed":
+            cli_demo.raise_if_dead(demo)  # its connection errors are not the story
         print_results(service.results(core.db, run.id, limit=args.show))
-        return 0 if service.run_status(settings, core.db, run.id).status == "succeeded" else 1
+        return 0 if final == "succeeded" else 1
+    except DemoServerDied:
+        raise
+    except Exception:
+        cli_demo.raise_if_dead(demo)  # an error caused by the demo's death: say the death
+        raise
     finally:
         if demo is not None:
-            demo.terminate()
+            demo.stop()
 
 
 def cmd_results(args: argparse.Namespace) -> int:
@@ -228,6 +240,12 @@ def cmd_setup(args: argparse.Namespace) -> int:
     from benchdock.harnesses.config import default_envs_dir
     from benchdock.harnesses.envs import EnvironmentMissing
 
+    if args.harness == "demo":
+        try:
+            return cli_demo.setup_demo(default_envs_dir())
+        except BenchdockError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     ensure = {"bfcl": bfcl_env.ensure_env, "aider": aider_env.ensure_env}[args.harness]
     try:
         env = ensure(default_envs_dir(), say=lambda m: print(m, file=sys.stderr))
@@ -248,26 +266,6 @@ def cmd_build_image(args: argparse.Namespace) -> int:
     else:
         build_image(args.tag or settings.sandbox_image, base=args.base)
     return 0
-
-
-def cmd_demo_server(args: argparse.Namespace) -> int:
-    from benchdock.harnesses.demo import start_demo_server
-
-    url, proc = start_demo_server(args.port)
-    print(url, flush=True)
-
-    def stop(signum: int, _frame: object) -> None:
-        # the server is a child process: without this it outlives us (and holds the port)
-        proc.terminate()
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        return int(proc.wait())
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=30)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -311,8 +309,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--show", type=int, default=20)
     s.set_defaults(fn=cmd_results)
     add_commands(sub)
-    s = sub.add_parser("setup", help="install a reference harness's own environment")
-    s.add_argument("harness", choices=["bfcl", "aider"])
+    s = sub.add_parser("setup", help="install a reference harness's own environment, or build "
+                       "the demo model's llama.cpp")
+    s.add_argument("harness", choices=["bfcl", "aider", "demo"])
     s.set_defaults(fn=cmd_setup)
 
     s = sub.add_parser("build-image", help="build a Docker image: the sandbox, or a harness's")
@@ -322,9 +321,7 @@ def parser() -> argparse.ArgumentParser:
                    help="base image (default python:3.12-slim; aider-polyglot: debian:bookworm-slim)")
     s.add_argument("--tag", default=None)
     s.set_defaults(fn=cmd_build_image)
-    s = sub.add_parser("demo-server", help="serve the built-in demo model (needs benchdock[demo])")
-    s.add_argument("--port", type=int, default=None)
-    s.set_defaults(fn=cmd_demo_server)
+    cli_demo.add_commands(sub)
     return p
 
 

@@ -2,9 +2,12 @@
 Docker engine with the sandbox image, real SQLite files, and EvalPlus fixtures in the real
 format.
 
-BENCHDOCK_TEST_ENDPOINT names a running endpoint (`.ci/run` starts one); without it the demo
-server is started here if llama-cpp-python is installed. BENCHDOCK_REQUIRE_DOCKER=1 and
-BENCHDOCK_REQUIRE_ENDPOINT=1 (both set by `.ci/run`) turn skips into failures.
+BENCHDOCK_TEST_ENDPOINT names a running endpoint (`.ci/run` starts one with `benchdock
+demo-server` and names its pid and log in BENCHDOCK_TEST_ENDPOINT_PID and _LOG); without it
+the demo server is started here (its venv is built first if missing: minutes, once).
+BENCHDOCK_REQUIRE_DOCKER=1 and BENCHDOCK_REQUIRE_ENDPOINT=1 (both set by `.ci/run`) turn
+skips into failures. When the demo server has died, every failing test says so (its signal
+and log) rather than leaving a connection error to explain it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +28,7 @@ os.environ.setdefault("MBPP_OVERRIDE_PATH", str(FIXTURES / "MbppPlus-mini.jsonl"
 os.environ.setdefault("BENCHDOCK_LOG_LEVEL", "INFO")
 
 from benchdock.harnesses.config import EndpointConfig, Settings  # noqa: E402
+from benchdock.harnesses.demo import DemoServer, log_tail  # noqa: E402
 from benchdock.harnesses.sandbox import docker_available  # noqa: E402
 
 IMAGE = os.environ.get("BENCHDOCK_SANDBOX_IMAGE", "benchdock-sandbox:1")
@@ -48,6 +53,37 @@ def docker_image() -> str:
     return IMAGE
 
 
+_DEMO: list[DemoServer] = []  # the demo server this session started, if any
+
+
+def demo_death() -> str | None:
+    """What happened to the session's demo server (ours, or `.ci/run`'s), if it is gone."""
+    if _DEMO:
+        return _DEMO[0].death()
+    pid, log = os.environ.get("BENCHDOCK_TEST_ENDPOINT_PID"), os.environ.get("BENCHDOCK_TEST_ENDPOINT_LOG")
+    if not pid:
+        return None
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        state = "gone"
+    if state not in ("gone", "Z"):
+        return None
+    tail = log_tail(Path(log)) if log else ""
+    return (f"the endpoint's server (pid {pid}, BENCHDOCK_TEST_ENDPOINT) has ended; its log: "
+            f"{log or 'unknown'}" + (f"\nlast lines of the log:\n{tail}" if tail else ""))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome: Any = yield
+    report = outcome.get_result()
+    if report.failed and "endpoint_url" in getattr(item, "fixturenames", ()):
+        died = demo_death()
+        if died:
+            report.sections.append(("the demo server died", died))
+
+
 @pytest.fixture(scope="session")
 def endpoint_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("BENCHDOCK_TEST_ENDPOINT")
@@ -57,14 +93,17 @@ def endpoint_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         from benchdock.harnesses.demo import start_demo_server
 
-        url, proc = start_demo_server(log=tmp_path_factory.mktemp("demo") / "server.log")
+        server = start_demo_server(log=tmp_path_factory.mktemp("demo") / "server.log")
     except Exception as exc:
         if _required("BENCHDOCK_REQUIRE_ENDPOINT"):
             pytest.fail(f"BENCHDOCK_REQUIRE_ENDPOINT=1 but no endpoint: {exc}")
         pytest.skip(f"no llama.cpp endpoint: {exc}")
-    yield url
-    proc.terminate()
-    proc.wait()
+    _DEMO.append(server)
+    yield server.url
+    died = server.death()
+    server.stop()
+    if died:
+        pytest.fail(f"the demo server died during the tests: {died}")
 
 
 def make_settings(home: Path, endpoint: str, sandbox: str = "docker") -> Settings:

@@ -21,10 +21,9 @@ TWIN = "smollm2-135m-twin"
 
 @pytest.fixture
 def twin_url(tmp_path: Path, endpoint_url: str):  # type: ignore[no-untyped-def]
-    url, proc = start_demo_server(log=tmp_path / "twin.log", alias=TWIN)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    server = start_demo_server(log=tmp_path / "twin.log", alias=TWIN)
+    yield server.url
+    server.stop()
 
 
 def test_choose_between_two_models(tmp_path: Path, endpoint_url: str, twin_url: str,
