@@ -14,7 +14,7 @@ import pytest
 from benchdock.harnesses.aider import testrun
 from benchdock.harnesses.aider.exercises import LANGUAGES, load_exercises
 from benchdock.harnesses.aider.session import DRIVER_SOURCE, outcome
-from benchdock.harnesses.aider.testnames import cpp_tests, expected_tests, go_tests, rust_tests
+from benchdock.harnesses.aider.testnames import cpp_tests, go_tests, rust_tests
 from benchdock.harnesses.aider.testrun import Report, Run, judge, read_go, read_libtest
 from tests.conftest import POLYGLOT_FIXTURES
 

@@ -21,7 +21,6 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from benchdock.harnesses.aider.exercises import LANGUAGES, Exercise, dataset_root, load_exercises
@@ -85,6 +84,11 @@ def stub_files(ex: Exercise) -> dict[str, str]:
     return {f: (ex.path / f).read_text() for f in ex.solution if (ex.path / f).is_file()}
 
 
+def say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--languages", default="cpp,go,python,rust")
@@ -112,12 +116,12 @@ def main(argv: list[str] | None = None) -> int:
             t[{"pass": 0, "fail": 1, "error": 2}[verdict]] += 1
             t[3] += secs
             why = r.get("error") or rep.get("reason") or ""
-            print(f"{ex.id:40s} {verdict:5s} {rep.get('passed', 0):>3}/{rep.get('expected', 0):<3} "
-                  f"{secs:6.1f}s {why}"[:300], flush=True)
-    print(f"\n{args.which} solutions, image {args.image}, exercises from {dataset_root()}")
-    print(f"{'language':12s} {'passed':>7s} {'failed':>7s} {'errors':>7s} {'time':>8s}")
+            say(f"{ex.id:40s} {verdict:5s} {rep.get('passed', 0):>3}/{rep.get('expected', 0):<3} "
+                f"{secs:6.1f}s {why}"[:300])
+    say(f"\n{args.which} solutions, image {args.image}, exercises from {dataset_root()}")
+    say(f"{'language':12s} {'passed':>7s} {'failed':>7s} {'errors':>7s} {'time':>8s}")
     for lang, (ok, bad, err, secs) in sorted(tally.items()):
-        print(f"{lang:12s} {int(ok):>7d} {int(bad):>7d} {int(err):>7d} {secs:>7.0f}s")
+        say(f"{lang:12s} {int(ok):>7d} {int(bad):>7d} {int(err):>7d} {secs:>7.0f}s")
     return 0
 
 
