@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,10 @@ import pytest
 
 from benchdock.harnesses.aider import testrun
 from benchdock.harnesses.aider.exercises import LANGUAGES, load_exercises
-from benchdock.harnesses.aider.session import DRIVER_SOURCE, outcome
+from benchdock.harnesses.aider.session import DRIVER_SOURCE, AiderSession, outcome
 from benchdock.harnesses.aider.testnames import cpp_tests, go_tests, rust_tests
 from benchdock.harnesses.aider.testrun import Report, Run, judge, read_go, read_libtest
+from benchdock.harnesses.sandbox.base import Channel
 from tests.conftest import POLYGLOT_FIXTURES
 
 REAL_TREE = Path(os.environ.get("BENCHDOCK_POLYGLOT_REAL_DIR", Path(__file__).resolve()
@@ -94,9 +96,10 @@ def test_every_real_exercise_defines_tests_the_parsers_find() -> None:
         assert empty == (["counter"] if lang == "go" else []), lang
         totals[lang] = sum(len(e.expected_tests()) for e in exercises)
     # counted independently: `def test_`, TEST_CASE( outside the benchmark block, @Test,
-    # test(/xtest(/it(/xit(/test.skip(, and go/rust as their runners listed them
+    # test(/xtest(/it(/xit(/test.skip(; go's and rust's as `go test -json` and cargo test
+    # listed them for the reference solutions that build in the image (37 and 22)
     assert totals == {"cpp": 458, "go": 113, "java": 790, "javascript": 908, "python": 584,
-                      "rust": totals["rust"]}
+                      "rust": 614}
 
 
 def run(code: int | None = 0, stdout: str = "", side: str = "") -> Run:
@@ -234,3 +237,37 @@ def test_a_pass_is_the_reports_word_never_the_attempts_flag_alone() -> None:
     assert real.extra["attempts"][0]["report"]["passed"] == 4  # the evidence keeps the summary
     none = outcome(ex, {"status": "unjudgeable", "reason": "no tests"})
     assert none.verdict == "error" and "no tests to judge with" in (none.detail or "")
+
+
+class Driver(Channel):
+    """Answers the session's init line with `reply(init)` lines, as a driver would."""
+
+    def __init__(self, reply: Any) -> None:
+        super().__init__()
+        self.reply = reply
+
+    def send(self, data: bytes) -> None:
+        for line in self.reply(json.loads(data)):
+            self.lines.put(json.dumps(line))
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_result_without_the_sessions_nonce_is_never_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    session = object.__new__(AiderSession)
+    session.sandbox_kind, session.timeout_s, session.closed = "docker", 5.0, False
+    session._live, session._lock = set(), threading.Lock()
+    monkeypatch.setattr(session, "_init", lambda ex, tag, workdir: {"name": ex.name})
+    done = {"status": "done", "tests_outcomes": [True], "attempts": []}
+
+    def solve(reply: Any) -> dict[str, Any]:
+        monkeypatch.setattr(session, "_open", lambda workdir: Driver(reply))
+        return session._solve_blocking(fixture("python"), "tag")
+
+    # a forged line (no nonce, or a guessed one) that arrives first is not the driver's
+    for forged in ({"result": done}, {"result": done, "nonce": "0" * 32}):
+        got = solve(lambda init, f=forged: [f, {"result": done, "nonce": init["nonce"]}])
+        assert got["status"] == "crashed" and "without the session's nonce" in got["reason"]
+    assert solve(lambda init: [{"event": "started"}, {"result": done,
+                                                       "nonce": init["nonce"]}]) == done

@@ -142,7 +142,8 @@ class AiderSession(HarnessSession):
         deadline = time.monotonic() + self.timeout_s
         nonce = secrets.token_hex(16)
         try:
-            channel.send((json.dumps({**self._init(ex, tag, workdir), "nonce": nonce}) + "\n").encode())
+            init = {**self._init(ex, tag, workdir), "nonce": nonce}
+            channel.send((json.dumps(init) + "\n").encode())
             while True:
                 msg = channel.read(max(1.0, deadline - time.monotonic()))
                 result = msg.get("result")
