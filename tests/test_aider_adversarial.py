@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
-from benchdock.harnesses.aider.exercises import Exercise, load_exercises
+from benchdock.harnesses.aider.exercises import load_exercises
 from benchdock.harnesses.aider.selfcheck import judge_files
 from benchdock.harnesses.sandbox import docker_available
 from tests.conftest import POLYGLOT_FIXTURES, POLYGLOT_IMAGE
@@ -35,7 +34,8 @@ os._exit(0)
 """
 
 GO_HEAD = "package leap\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nvar _ = fmt.Sprint\n\n"
-RUST_FORGED = "\n".join(f'    println!("test {n} ... ok");' for n in (
+# straight to the process's stdout: libtest captures print! inside tests, not io::stdout()
+RUST_FORGED = "\n".join(f'    let _ = out.write_all(b"test {n} ... ok\\n");' for n in (
     "year_not_divisible_by_4", "year_divisible_by_4_not_by_100",
     "year_divisible_by_100_not_by_400", "year_divisible_by_400"))
 CPP_HEAD = '#include "leap.h"\n#include <cstdio>\n#include <cstdlib>\n\n'
@@ -73,10 +73,12 @@ CASES: dict[str, dict[str, dict[str, str]]] = {
             "pub fn is_leap_year(_year: u64) -> bool { false }\n")},
         "exit_in_test": {"src/lib.rs": "pub fn is_leap_year(_year: u64) -> bool {\n"
                          "    std::process::exit(0)\n}\n"},
-        "fake_summary": {"src/lib.rs": "pub fn is_leap_year(_year: u64) -> bool {\n"
-                         f"{RUST_FORGED}\n    println!(\"\\ntest result: ok. 4 passed; 0 failed; "
-                         "0 ignored; 0 measured; 0 filtered out\");\n"
-                         "    std::process::exit(0)\n}\n"},
+        "fake_summary": {"src/lib.rs": "use std::io::Write;\n\n"
+                         "pub fn is_leap_year(_year: u64) -> bool {\n"
+                         "    let mut out = std::io::stdout();\n"
+                         f"{RUST_FORGED}\n    let _ = out.write_all(b\"\\ntest result: ok. 4 passed; "
+                         "0 failed; 0 ignored; 0 measured; 0 filtered out\\n\");\n"
+                         "    let _ = out.flush();\n    std::process::exit(0)\n}\n"},
         "partial": {"src/lib.rs": "pub fn is_leap_year(year: u64) -> bool {\n"
                     "    year % 4 == 0\n}\n"},
     },
@@ -129,36 +131,33 @@ REASONS = {
 
 
 @pytest.fixture(scope="module")
-def verdicts() -> dict[tuple[str, str], dict[str, Any]]:
+def image() -> str:
     ok, why = docker_available(POLYGLOT_IMAGE)
     if not ok:
         if os.environ.get("BENCHDOCK_REQUIRE_DOCKER") == "1" or \
                 os.environ.get("BENCHDOCK_REQUIRE_AIDER") == "1":
             pytest.fail(f"the polyglot image is needed: {why}")
         pytest.skip(f"polyglot image not usable: {why}")
-    known = {e.language: e for e in load_exercises(POLYGLOT_FIXTURES, list(CASES))}
-    jobs: list[tuple[tuple[str, str], Exercise, dict[str, str]]] = []
-    for lang, cases in CASES.items():
-        ex = known[lang]
-        jobs.append(((lang, "reference"), ex, ex.example_solution()))
-        jobs += [((lang, name), ex, files) for name, files in cases.items()]
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        results = pool.map(lambda j: (j[0], judge_files(j[1], j[2], POLYGLOT_IMAGE)), jobs)
-        return dict(results)
+    return POLYGLOT_IMAGE
 
 
 @pytest.mark.parametrize("lang", list(CASES))
 def test_reference_passes_and_every_hostile_solution_fails_with_its_reason(
-        lang: str, verdicts: dict[tuple[str, str], dict[str, Any]]) -> None:
-    ref = verdicts[(lang, "reference")]
+        lang: str, image: str) -> None:
+    (ex,) = load_exercises(POLYGLOT_FIXTURES, [lang])
+    jobs: list[tuple[str, dict[str, str]]] = [("reference", ex.example_solution()),
+                                              *CASES[lang].items()]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        verdicts = dict(pool.map(lambda j: (j[0], judge_files(ex, j[1], image)), jobs))
+    ref = verdicts["reference"]
     assert ref.get("passed") is True, ref
-    assert ref["report"]["missing_count"] == 0 and ref["report"]["passed"] >= 1
+    assert ref["report"]["missing_count"] == 0
+    assert ref["report"]["passed"] == len(ex.expected_tests())
     for name in CASES[lang]:
-        got = verdicts[(lang, name)]
+        got = verdicts[name]
         assert got.get("passed") is False, (name, got)
         report = got["report"]
         assert report["verdict"] == "fail"
         assert REASONS[(lang, name)] in report["reason"], (name, report["reason"], got["output"])
-    conftest = verdicts.get(("python", "conftest"))
-    if lang == "python" and conftest:
-        assert conftest["report"]["removed_files"] == ["conftest.py"]
+    if lang == "python":  # the model's conftest.py never reached pytest
+        assert verdicts["conftest"]["report"]["removed_files"] == ["conftest.py"]

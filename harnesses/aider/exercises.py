@@ -124,9 +124,24 @@ class Exercise(BaseModel):
     def example_solution(self) -> dict[str, str]:
         """The reference solution mapped onto the solution files (fixtures and tests use it:
         Exercism names the example `.meta/example.py` for the solution `leap.py`, or keeps
-        the solution's own path under `.meta/`)."""
+        the solution's own path under `.meta/`). Files pair by suffix (`example.h` goes to
+        the `.h`, never to a `.cpp` listed first); a solution file the example lacks keeps
+        its stub; an example file left over (Java's helper classes) becomes a new file
+        beside the solution file of its kind."""
         out: dict[str, str] = {}
-        for sol, ex in zip(self.solution, self.example, strict=False):
+        named = {Path(s).name: s for s in self.solution}
+        free = [s for s in self.solution
+                if Path(s).name not in {Path(e).name for e in self.example}]
+        for ex in self.example:
+            name, suffix = Path(ex).name, Path(ex).suffix
+            sol = named.get(name) or next((s for s in free if Path(s).suffix == suffix), None)
+            if sol is None:
+                kin = next((s for s in self.solution if Path(s).suffix == suffix), None)
+                if kin is None:
+                    continue
+                sol = str(Path(kin).parent / name)
+            elif sol in free:
+                free.remove(sol)
             out[sol] = (self.path / ex).read_text()
         return out
 
