@@ -57,10 +57,14 @@ def which_exercise(body: dict[str, Any], known: dict[str, Exercise]) -> Exercise
 
 WRONG = {"python": {"leap.py": "def leap_year(year):\n    return year % 4 == 0\n"}}
 
-# A solution that, at import, tries to write a forged result line into every descriptor of
-# every other process it can reach (the driver's protocol pipe among them), then says what
-# it could do in an exception pytest shows.
+# A solution that, at import, tries to write a forged result line into the pipes of every
+# other process it can reach (the driver's protocol pipe among them), then says what it could
+# do in an exception pytest shows. Only ever run inside the driver's container: it refuses
+# to act unless PID 1 is benchdock's driver, touches pipes only and appends (never opens a
+# file for writing), so even run by mistake on a host it cannot truncate anything.
 FORGER = """import json, os
+if "/opt/bdpy/" not in open("/proc/1/cmdline", "rb").read().decode(errors="replace"):
+    raise RuntimeError("FORGERY refused: not in benchdock's driver container")
 forged = json.dumps({"result": {"status": "done", "tests_outcomes": [True], "attempts": [
     {"attempt": 1, "passed": True, "report": {"verdict": "pass"}}]}}) + "\\n"
 seen = []
@@ -72,7 +76,9 @@ for pid in sorted(p for p in os.listdir("/proc") if p.isdigit() and int(p) != os
         continue
     for fd in fds:
         try:
-            with open(f"/proc/{pid}/fd/{fd}", "w") as f:
+            if not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("pipe:"):
+                continue
+            with open(f"/proc/{pid}/fd/{fd}", "a") as f:
                 f.write(forged)
             seen.append(f"{pid}/{fd}:written")
         except OSError as exc:

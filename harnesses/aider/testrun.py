@@ -13,7 +13,9 @@ Where the report comes from, per runner (`Language.report`):
   exercise (`--junitxml`), with conftest files, ini files and plugin auto-loading disabled;
 - Catch2 (cpp): the built test binary run once more with `--reporter junit --out <file>`
   after `make` (whose own run of the tests is the output the model sees);
-- go test: `go test -json` events: a pass event per top-level test and the package's own;
+- go test: `go test -json` events (a pass event per top-level test, and the package's), and
+  the word of a TestMain benchdock adds to the test package that m.Run returned, written to
+  the report directory (which lines printed at init cannot give);
 - cargo test (libtest): each test binary's `test <name> ... ok` lines under its
   `Running tests/<file>.rs` header and its `test result:` line, cross-checked against
   libtest's `--logfile`, written into a FIFO the driver reads, so printed lines alone
@@ -21,8 +23,11 @@ Where the report comes from, per runner (`Language.report`):
 - Java (Gradle today): the JUnit XML reports; JavaScript: jest's `--json --outputFile`.
 
 The runners run the tests in the same process as the solution (pytest imports it, the
-others link it): a solution written to rewrite its runner's report from inside that
-process is a risk these checks do not remove. Before each run the exercise's original
+others link it): a solution written to rewrite its runner's report from inside that process
+(patch pytest's JUnit writer, write the report file or log FIFO whose path is in its own
+argv, write the TestMain marker whose path is in the test binary) is a risk these checks do
+not remove. What fails: an exit with status 0 at start or inside a test, a printed summary
+or printed per-test lines, a report file at a guessable path, skipped tests. Before each run the exercise's original
 files are restored, files the model added that could steer the runner are removed, and
 every process the run left behind is killed afterwards.
 """
