@@ -51,11 +51,20 @@ def solved_copy(ex: Exercise, dest: Path) -> Path:
     return dest
 
 
+def command(ex: Exercise, scratch: str) -> list[str]:
+    """The language's test command with its per-run slots filled (the harness's testrun
+    gives each run fresh build and report directories, which the caller makes)."""
+    slots = {"build": f"{scratch}/build", "report": f"{scratch}/report", "name": ex.name}
+    return [a.format(**slots) for a in LANGUAGES[ex.language].test_command]
+
+
 def host_time(ex: Exercise) -> float | None:
-    cmd = LANGUAGES[ex.language].test_command
     if any(shutil.which(t) is None for t in LANGUAGES[ex.language].tools):
         return None
     with tempfile.TemporaryDirectory() as d:
+        cmd = command(ex, f"{d}/run")
+        for sub in ("build", "report"):
+            Path(d, "run", sub).mkdir(parents=True)
         work = solved_copy(ex, Path(d) / ex.name)
         # the host's own toolchains as a developer has them (this venv's python3 has pytest)
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
@@ -83,11 +92,11 @@ def docker_args(src: Path) -> list[str]:
 
 def container_time(ex: Exercise) -> tuple[float, float]:
     """(start to the test command, start to the test's end) in a fresh container."""
-    cmd = shlex.join(LANGUAGES[ex.language].test_command)
     with tempfile.TemporaryDirectory() as d:
         src = solved_copy(ex, Path(d) / ex.name)
+        cmd = f"mkdir -p /tmp/run/build /tmp/run/report && {shlex.join(command(ex, '/tmp/run'))}"
         Path(d).chmod(0o755)
-        script = (f"date +%s.%N; cp -r /src /tmp/ex && cd /tmp/ex && {cmd} >/tmp/out 2>&1 "
+        script = (f"date +%s.%N; cp -r /src /tmp/{ex.name} && cd /tmp/{ex.name} && {cmd} >/tmp/out 2>&1 "
                   "|| { cat /tmp/out; exit 1; }")
         t = time.time()
         proc = subprocess.run([*docker_args(src), "sh", "-c", script], capture_output=True, text=True)

@@ -57,6 +57,50 @@ def which_exercise(body: dict[str, Any], known: dict[str, Exercise]) -> Exercise
 
 WRONG = {"python": {"leap.py": "def leap_year(year):\n    return year % 4 == 0\n"}}
 
+# A solution that, at import, tries to write a forged result line into the pipes of every
+# other process it can reach (the driver's protocol pipe among them), then says what it could
+# do in an exception pytest shows. Only ever run inside the driver's container: it refuses
+# to act unless PID 1 is benchdock's driver, touches pipes only and appends (never opens a
+# file for writing), so even run by mistake on a host it cannot truncate anything.
+FORGER = """import json, os
+if "/opt/bdpy/" not in open("/proc/1/cmdline", "rb").read().decode(errors="replace"):
+    raise RuntimeError("FORGERY refused: not in benchdock's driver container")
+forged = json.dumps({"result": {"status": "done", "tests_outcomes": [True], "attempts": [
+    {"attempt": 1, "passed": True, "report": {"verdict": "pass"}}]}}) + "\\n"
+seen = []
+for pid in sorted(p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()):
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError as exc:
+        seen.append(f"{pid}:{type(exc).__name__}")
+        continue
+    for fd in fds:
+        try:
+            if not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("pipe:"):
+                continue
+            with open(f"/proc/{pid}/fd/{fd}", "a") as f:
+                f.write(forged)
+            seen.append(f"{pid}/{fd}:written")
+        except OSError as exc:
+            seen.append(f"{pid}/{fd}:{type(exc).__name__}")
+raise RuntimeError("FORGERY " + " ".join(seen))
+"""
+
+# Solutions that end their test process with status 0 before the tests can fail (go, rust,
+# cpp), or try to forge the driver's result (python)
+HOSTILE = {
+    "python": {"leap.py": FORGER},
+    "go": {"leap.go": "package leap\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc init() {\n"
+           "\tfmt.Println(\"--- PASS: TestLeapYears (0.00s)\\nPASS\")\n\tos.Exit(0)\n}\n\n"
+           "func IsLeapYear(year int) bool { return false }\n"},
+    "rust": {"src/lib.rs": "pub fn is_leap_year(_year: u64) -> bool {\n"
+             "    println!(\"test result: ok. 4 passed; 0 failed; 0 ignored\");\n"
+             "    std::process::exit(0)\n}\n"},
+    "cpp": {"leap.cpp": "#include \"leap.h\"\n#include <cstdlib>\n\nnamespace {\nstruct Bye {\n"
+            "    Bye() { std::exit(0); }\n} bye;\n}  // namespace\n\nnamespace leap {\n"
+            "bool is_leap_year(int) { return false; }\n}  // namespace leap\n"},
+}
+
 
 def make_run(tmp_path: Path, task_ids: list[str], mode: str | None = None,
              run_id: str = "aider-fake") -> tuple[Any, Any, Run]:
@@ -102,6 +146,12 @@ def test_reference_edits_pass_on_attempt_one_in_every_buildable_language(
         assert s.extra["edit_format"] == "whole" and s.extra["num_malformed_responses"] == 0
         assert s.extra["exchanges"] and s.extra["exchanges"][0]["completion_tokens"] == 7
         assert s.code and "400" in s.code  # the edited solution file as it ended
+        # the pass is the runner's report of every test the exercise defines
+        report = s.extra["attempts"][0]["report"]
+        assert report["verdict"] == "pass" and report["missing_count"] == 0
+        assert report["expected"] == report["passed"] == len(known[tid].expected_tests())
+        assert report["failed"] == 0
+        assert s.extra["driver_undumpable"] is True
     # Java: Gradle's distribution is not in the image -> a verdict, and no request was made
     java = by_id["java/leap"]
     assert java.verdict == "error" and java.detail and "toolchain missing" in java.detail
@@ -142,6 +192,40 @@ def test_wrong_edit_gets_the_real_test_output_and_passes_on_attempt_two(
     assert aider["overall"]["pass_rate_1"]["rate"] == 0.0
     assert aider["overall"]["pass_rate_2"]["rate"] == 1.0
     assert aider["overall"]["debugging_gain"] == 1.0
+
+
+def test_solutions_that_exit_0_or_forge_the_result_fail_with_the_reports_reason(
+        tmp_path: Path, aider_ready: str, polyglot_fixtures: Path) -> None:
+    known = exercises(polyglot_fixtures)
+
+    def answer(body: dict[str, Any]) -> dict[str, Any]:
+        ex = which_exercise(body, known)
+        return {"content": whole_edit(ex, HOSTILE[ex.language])}
+
+    ids = ["cpp/leap", "go/leap", "python/leap", "rust/leap"]
+    status, run, db = run_fake(tmp_path, ids, fake_endpoint(answer), run_id="aider-hostile")
+    assert status == "succeeded", run.error
+    by_id = {s.task_id: s for s in q.all_samples(db, run.id)}
+    reasons = {
+        "cpp/leap": "Catch2 wrote no report (no report file was written; the test command exited 0)",
+        "go/leap": "go test's report is incomplete: the tests never returned to benchdock's TestMain",
+        "python/leap": "1 test(s) failed or errored: leap_test",
+        "rust/leap": "cargo test's report is incomplete: tests/leap.rs ended without its test result",
+    }
+    for tid, reason in reasons.items():
+        s = by_id[tid]
+        assert s.verdict == "fail" and s.extra is not None, (tid, s.verdict, s.detail)
+        assert s.extra["tests_outcomes"] == [False, False]
+        assert s.extra["driver_undumpable"] is True
+        for attempt in s.extra["attempts"]:
+            assert attempt["report"]["verdict"] == "fail"
+            assert reason in attempt["report"]["reason"], (tid, attempt["report"])
+        assert reason in (s.detail or "")
+    # the test process could not even list the driver's descriptors (PID 1, non-dumpable):
+    # no forged line reached the protocol, so the sample is a fail and not a crash
+    output = by_id["python/leap"].extra["attempts"][0]["test_output"]  # type: ignore[index]
+    assert "FORGERY 1:PermissionError" in output, output[-2000:]
+    assert "written" not in output.split("FORGERY")[1].splitlines()[0]
 
 
 def test_edits_that_never_apply_are_malformed_and_fail(

@@ -6,7 +6,15 @@ reads one JSON line on stdin (the exercise's files, the model, the edit format, 
 protocol's settings), reproduces the protocol of Aider's polyglot benchmark — attempt 1 with
 the instructions, attempt 2 with the failing test output, aider's Coder editing the solution
 files in the chosen edit format — and writes JSON lines on stdout: `{"event": ...}` progress,
-then one `{"result": ...}`. Everything aider prints goes to stderr.
+then one `{"result": ...}` carrying the session's nonce. Everything aider prints goes to
+stderr. Each test run is judged by the test runner's own report (`testrun.py`, which the
+session inlines below).
+
+The code under test runs as this process's children with the same uid, so the result's
+channel is kept out of its reach: this process makes itself non-dumpable before anything
+else (its /proc/<pid>/fd, mem and the like then belong to root, so a test process cannot
+open the protocol pipe through them), the protocol's file descriptor is never inherited,
+and the result carries a nonce that only benchdock and this process know.
 
 The container has no network: aider reaches the model through benchdock's recording proxy,
 whose unix socket is mounted in; a small relay gives aider an ordinary http://127.0.0.1 URL
@@ -16,18 +24,20 @@ for it.
 from __future__ import annotations
 
 import base64
+import ctypes
 import json
 import os
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import threading
 import time
 import traceback
 from pathlib import Path
 from typing import Any
+
+from benchdock.harnesses.aider.testrun import run_tests  # inlined by the session
 
 # Aider's benchmark prompts (benchmark/prompts.py), which its leaderboard numbers rest on.
 INSTRUCTIONS_ADDENDUM = """
@@ -48,18 +58,37 @@ LAZY = re.compile(r"^[+]? *[#].* [.][.][.] ", re.MULTILINE)
 OUTPUT_CAP = 200_000  # characters of test output kept (the model sees all of it, as upstream)
 
 PROTOCOL = sys.stdout
+NONCE = ""
+PR_SET_DUMPABLE = 4
+UNDUMPABLE = False
+
+
+def make_undumpable() -> bool:
+    """prctl(PR_SET_DUMPABLE, 0): other processes of this uid (the tests) can no longer
+    open /proc/<this pid>/fd/*, read its memory or ptrace it. Linux only; elsewhere the
+    result says it was not done."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
 
 
 def take_stdout() -> None:
-    """Keep the real stdout for our JSON lines; whatever else writes to fd 1 (aider, rich,
-    child processes) lands on stderr."""
+    """Keep the real stdout for our JSON lines on a descriptor no child inherits; whatever
+    else writes to fd 1 (aider, rich, child processes) lands on stderr."""
     global PROTOCOL
-    PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1)
+    fd = os.dup(1)
+    os.set_inheritable(fd, False)
+    PROTOCOL = os.fdopen(fd, "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 
 
 def emit(**msg: Any) -> None:
+    if "result" in msg:
+        msg["result"] = {**msg["result"], "undumpable": UNDUMPABLE}
+        msg["nonce"] = NONCE
     PROTOCOL.write(json.dumps(msg) + "\n")
     PROTOCOL.flush()
 
@@ -108,47 +137,20 @@ def write_workspace(root: Path, files: dict[str, str]) -> None:
             path.chmod(0o755)
 
 
-def prepare_tests(root: Path, language: str, tests: list[str]) -> None:
-    """Aider's benchmark runs the skipped tests too: xtest -> test (JavaScript), @Disabled
-    removed (Java); Rust's are run with --include-ignored."""
-    for rel in tests:
-        path = root / rel
-        if not path.is_file():
-            continue
-        text = path.read_text()
-        if language == "javascript":
-            text = re.sub(r"\bxtest\(", "test(", text)
-        elif language == "java":
-            text = re.sub(r"@Disabled\([^)]*\)\s*\n", "", text)
-        path.write_text(text)
-
-
-def run_tests(root: Path, cfg: dict[str, Any], original_tests: dict[str, str]) -> tuple[bool, str, bool]:
-    """(passed, cleaned output, timed out). The tests are restored first, as upstream does,
-    so an edit to them never counts."""
-    write_workspace(root, original_tests)
-    prepare_tests(root, cfg["language"], list(original_tests))
-    env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "PYTHONPATH",
-                                                            "PYTHONHOME", "OPENAI_API_BASE")}
-    try:
-        proc = subprocess.run(cfg["test_command"], cwd=root, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, encoding="utf-8",
-                              errors="replace", timeout=cfg["test_timeout_s"])
-    except subprocess.TimeoutExpired:
-        return False, "Tests timed out!", True
-    out = re.sub(r"\bin \d+\.\d+s\b", "", proc.stdout)  # timing would vary the prompt
-    out = out.replace(str(root), root.name)
-    return proc.returncode == 0, out, False
-
-
 def main() -> None:
+    global NONCE
     t_start = time.time()
     cfg = json.loads(sys.stdin.readline())
+    NONCE = str(cfg.get("nonce", ""))
     root = Path(cfg["workdir"]) / cfg["name"]
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     write_workspace(root, cfg["files"])
-    original_tests = {t: cfg["files"][t] for t in cfg["tests"] if t in cfg["files"]}
+    originals = {rel: base64.b64decode(b64) for rel, b64 in cfg["files"].items()}
+    if not cfg["expected_tests"]:  # nothing could tell a right solution from a wrong one
+        emit(result={"status": "unjudgeable", "reason": (
+            "the exercise's test files define no tests, so no solution can be judged")})
+        return
     missing = [t for t in cfg["tools"]
                if (not os.path.exists(t) if t.startswith("/") else shutil.which(t) is None)]
     if missing:
@@ -195,11 +197,13 @@ def main() -> None:
         lazy += len(LAZY.findall(response))
         t1 = time.time()
         first_test_s = first_test_s or t1 - t_start
-        passed, output, timed_out = run_tests(root, cfg, original_tests)
+        passed, output, report = run_tests(root, cfg, originals)
+        timed_out = bool(report["timed_out"])
         timeouts += timed_out
         attempts.append({"attempt": i + 1, "response": response, "passed": passed,
                          "test_output": output[-OUTPUT_CAP:], "generate_s": round(gen_s, 3),
-                         "test_s": round(time.time() - t1, 3), "timed_out": timed_out})
+                         "test_s": round(time.time() - t1, 3), "timed_out": timed_out,
+                         "report": report})
         emit(event="attempt", attempt=i + 1, passed=passed)
         outcomes.append(passed)
         if passed:
@@ -226,6 +230,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    UNDUMPABLE = make_undumpable()  # first: before the protocol exists
     take_stdout()
     try:
         main()

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel
 
+from benchdock.harnesses.aider.testnames import expected_tests
 from benchdock.harnesses.base import DatasetUnavailable
 from benchdock.harnesses.config import default_home
 
@@ -32,12 +33,17 @@ ARCHIVE_URL = f"https://github.com/{REPO}/archive/{REVISION}.tar.gz"
 
 
 class Language(BaseModel):
-    """How one language's exercises are tested, as Aider's benchmark does it."""
+    """How one language's exercises are tested, as Aider's benchmark does it, and where the
+    verdict comes from: the runner's own report of each test (see `testrun.py`)."""
 
     name: str
     count: int  # exercises in the pinned revision
     tools: list[str]  # executables the image must have (checked before the model is asked)
-    test_command: list[str]  # run in the exercise directory; exit 0 = tests pass
+    # run in the exercise directory; {build}, {report} and {name} are filled in per run with
+    # a fresh private build directory, a fresh report directory and the exercise's name
+    test_command: list[str]
+    report: str  # which report the verdict reads (testrun.read_report)
+    test_env: dict[str, str] = {}  # on top of the container's, same slots
 
 
 # The wrapper's downloads (Gradle, JUnit) pre-fetched into the image: not done yet (Dockerfile)
@@ -49,21 +55,36 @@ JEST_READY = "/npm-install/node_modules/.bin/jest"
 # Aider's benchmark: pytest; cargo test -- --include-ignored; go test ./...; npm test with a
 # pre-installed node_modules and xtest -> test; cmake + make (the CMakeLists runs the tests);
 # ./gradlew test with @Disabled removed. The source edits (xtest, @Disabled) are made by the
-# driver before each test run.
+# driver before each test run. Added here: the flags that make each runner write a report of
+# every test, and, for C++, EXERCISM_RUN_ALL_TESTS: without it the exercises compile only
+# their first TEST_CASE (Aider's cpp-test.sh omits it, so its C++ verdicts rest on one test).
 LANGUAGES: dict[str, Language] = {
-    "cpp": Language(name="cpp", count=26, tools=["cmake", "make", "g++"], test_command=[
-        "sh", "-c", "mkdir -p build && cd build && cmake -G 'Unix Makefiles' .. && make"]),
-    "go": Language(name="go", count=39, tools=["go"], test_command=["go", "test", "./..."]),
-    "java": Language(name="java", count=47, tools=["java", GRADLE_READY], test_command=[
+    "cpp": Language(name="cpp", count=26, tools=["cmake", "make", "g++"], report="catch2-junit",
+                    test_command=[
+        # make builds and runs the tests (its output is what the model sees); the binary's
+        # second run writes the report, whatever make said
+        "sh", "-c", "cmake -DEXERCISM_RUN_ALL_TESTS=1 -G 'Unix Makefiles' -S . -B {build} "
+        "&& make -C {build}; status=$?; if [ -x {build}/{name} ]; then {build}/{name} "
+        "--reporter junit --out {report}/catch2.xml >/dev/null 2>&1; fi; exit $status"]),
+    "go": Language(name="go", count=39, tools=["go"], report="go-json",
+                   test_command=["go", "test", "-count=1", "-json", "./..."],
+                   test_env={"GOWORK": "off", "GOENV": "off"}),
+    "java": Language(name="java", count=47, tools=["java", GRADLE_READY], report="gradle-junit",
+                     test_command=[
         "sh", "-c", "chmod +x ./gradlew 2>/dev/null; ./gradlew test --offline"]),
     "javascript": Language(name="javascript", count=49, tools=["node", "npm", JEST_READY],
-                           test_command=[
+                           report="jest-json", test_command=[
         "sh", "-c", "if [ -d /npm-install/node_modules ] && [ ! -e node_modules ]; then "
-        "ln -s /npm-install/node_modules node_modules; fi; npm run test"]),
-    "python": Language(name="python", count=34, tools=["python3"],
-                       test_command=["python3", "-m", "pytest", "-q"]),
-    "rust": Language(name="rust", count=30, tools=["cargo"],
-                     test_command=["cargo", "test", "--offline", "--", "--include-ignored"]),
+        "ln -s /npm-install/node_modules node_modules; fi; "
+        "npm run test -- --json --outputFile={report}/jest.json"]),
+    "python": Language(name="python", count=34, tools=["python3"], report="pytest-junit",
+                       test_command=[
+        "python3", "-P", "-m", "pytest", "-q", "--noconftest", "-p", "no:cacheprovider",
+        "-c", "/dev/null", "--rootdir=.", "--junitxml={report}/pytest.xml"],
+                       test_env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}),
+    "rust": Language(name="rust", count=30, tools=["cargo"], report="libtest", test_command=[
+        "cargo", "test", "--offline", "--", "--include-ignored", "--logfile",
+        "{report}/libtest.log"], test_env={"CARGO_TARGET_DIR": "{build}"}),
 }
 
 
@@ -96,12 +117,31 @@ class Exercise(BaseModel):
             out[str(rel)] = p.read_bytes()  # gradle-wrapper.jar is binary
         return out
 
+    def expected_tests(self) -> list[str]:
+        """The tests the exercise's test files define, in its runner's naming."""
+        return expected_tests(self.language, self.workspace_files())
+
     def example_solution(self) -> dict[str, str]:
         """The reference solution mapped onto the solution files (fixtures and tests use it:
         Exercism names the example `.meta/example.py` for the solution `leap.py`, or keeps
-        the solution's own path under `.meta/`)."""
+        the solution's own path under `.meta/`). Files pair by suffix (`example.h` goes to
+        the `.h`, never to a `.cpp` listed first); a solution file the example lacks keeps
+        its stub; an example file left over (Java's helper classes) becomes a new file
+        beside the solution file of its kind."""
         out: dict[str, str] = {}
-        for sol, ex in zip(self.solution, self.example, strict=False):
+        named = {Path(s).name: s for s in self.solution}
+        free = [s for s in self.solution
+                if Path(s).name not in {Path(e).name for e in self.example}]
+        for ex in self.example:
+            name, suffix = Path(ex).name, Path(ex).suffix
+            sol = named.get(name) or next((s for s in free if Path(s).suffix == suffix), None)
+            if sol is None:
+                kin = next((s for s in self.solution if Path(s).suffix == suffix), None)
+                if kin is None:
+                    continue
+                sol = str(Path(kin).parent / name)
+            elif sol in free:
+                free.remove(sol)
             out[sol] = (self.path / ex).read_text()
         return out
 

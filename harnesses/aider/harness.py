@@ -35,9 +35,9 @@ EDIT_FORMATS = ("whole", "diff", "diff-fenced", "udiff", "udiff-simple", "patch"
 
 def _ran(sample: Sample) -> list[bool] | None:
     """Each attempt's test outcome, or None when the exercise says nothing about the model:
-    not scored yet, or its toolchain was missing from the image."""
+    not scored yet, its toolchain was missing from the image, or it defines no tests."""
     extra = sample.extra or {}
-    if sample.verdict is None or extra.get("status") == "toolchain_missing":
+    if sample.verdict is None or extra.get("status") in ("toolchain_missing", "unjudgeable"):
         return None
     return [bool(x) for x in extra.get("tests_outcomes") or []]
 

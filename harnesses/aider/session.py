@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import secrets
 import shutil
 import tempfile
 import threading
@@ -33,7 +34,22 @@ from benchdock.store.models import Sample
 
 log = logging.getLogger("benchdock.aider")
 
-DRIVER_SOURCE = resources.files("benchdock.harnesses.aider").joinpath("driver.py").read_text()
+INLINED = "from benchdock.harnesses.aider.testrun import run_tests  # inlined by the session\n"
+
+
+def driver_source() -> str:
+    """driver.py with testrun.py in place of its import of it: the container has aider's
+    interpreter and no benchdock, and the driver arrives as one `-c` program."""
+    here = resources.files("benchdock.harnesses.aider")
+    driver = here.joinpath("driver.py").read_text()
+    testrun = here.joinpath("testrun.py").read_text().replace(
+        "from __future__ import annotations\n", "")
+    if INLINED not in driver:
+        raise RuntimeError("driver.py no longer imports testrun the way the session inlines it")
+    return driver.replace(INLINED, testrun)
+
+
+DRIVER_SOURCE = driver_source()
 IN_CONTAINER = {"python": "/opt/bdpy", "env": "/opt/bdenv", "proxy": "/opt/bdproxy"}
 TRIES = 2  # Aider's benchmark: the instructions, then once more with the test output
 TEST_TIMEOUT_S = 180.0  # Aider's benchmark: 3 minutes per test run
@@ -109,7 +125,8 @@ class AiderSession(HarnessSession):
             "name": ex.name, "language": ex.language, "workdir": workdir, "tag": tag,
             "files": {k: base64.b64encode(v).decode() for k, v in ex.workspace_files().items()},
             "solution": ex.solution, "tests": ex.tests, "instructions": ex.instructions(),
-            "tools": lang.tools, "test_command": lang.test_command,
+            "tools": lang.tools, "test_command": lang.test_command, "report": lang.report,
+            "test_env": lang.test_env, "expected_tests": ex.expected_tests(),
             "test_timeout_s": TEST_TIMEOUT_S, "tries": TRIES, "model": self.ctx.run.model,
             "edit_format": self.edit_format, "extra_params": extra_params, "proxy_socket": proxy,
         }
@@ -123,12 +140,18 @@ class AiderSession(HarnessSession):
                 raise SandboxError("the run was stopped")
             self._live.add(channel)
         deadline = time.monotonic() + self.timeout_s
+        nonce = secrets.token_hex(16)
         try:
-            channel.send((json.dumps(self._init(ex, tag, workdir)) + "\n").encode())
+            init = {**self._init(ex, tag, workdir), "nonce": nonce}
+            channel.send((json.dumps(init) + "\n").encode())
             while True:
                 msg = channel.read(max(1.0, deadline - time.monotonic()))
                 result = msg.get("result")
                 if isinstance(result, dict):
+                    if not secrets.compare_digest(str(msg.get("nonce", "")), nonce):
+                        return {"status": "crashed", "reason": (
+                            "a result without the session's nonce reached the protocol: "
+                            "something other than the driver wrote it")}
                     return result
                 log.debug("%s: %s", ex.id, msg)
         except TimeoutError:
@@ -167,14 +190,15 @@ class AiderSession(HarnessSession):
 
 def outcome(ex: Exercise, r: dict[str, Any]) -> SampleOutcome:
     """One exercise's result from the driver as a verdict with its evidence."""
-    extra: dict[str, Any] = {"language": ex.language, "status": r.get("status")}
+    extra: dict[str, Any] = {"language": ex.language, "status": r.get("status"),
+                             "driver_undumpable": r.get("undumpable")}
     status = r.get("status")
     if status != "done":
         if r.get("traceback"):
             extra["traceback"] = r["traceback"]
         verdict: VerdictName = "timeout" if status == "timeout" else "error"
-        label = {"toolchain_missing": "toolchain missing", "crashed": "aider crashed"}.get(
-            str(status), str(status))
+        label = {"toolchain_missing": "toolchain missing", "crashed": "aider crashed",
+                 "unjudgeable": "no tests to judge with"}.get(str(status), str(status))
         return SampleOutcome(completion="", verdict=verdict, detail=f"{label}: {r.get('reason')}",
                              extra=extra)
     outcomes = [bool(x) for x in r.get("tests_outcomes", [])]
@@ -191,12 +215,19 @@ def outcome(ex: Exercise, r: dict[str, Any]) -> SampleOutcome:
     completion = "\n\n".join(f"--- attempt {a['attempt']} ---\n{a.get('response', '')}"
                              for a in attempts)
     code = "\n\n".join(f"# {name}\n{text}" for name, text in r.get("final_files", {}).items())
-    if any(outcomes):
+    reports = [a.get("report") or {} for a in attempts]
+    # a pass is the runner's report saying so (testrun.judge), never an exit status alone
+    if any(ok and rep.get("verdict") == "pass" for ok, rep in zip(outcomes, reports, strict=False)):
+        rep = reports[extra["passed_on"] - 1]
         return SampleOutcome(completion=completion, code=code, verdict="pass", extra=extra,
-                             detail=f"tests pass after attempt {extra['passed_on']}")
+                             detail=(f"tests pass after attempt {extra['passed_on']}: "
+                                     f"{rep.get('runner')} reports all {rep.get('expected')} of "
+                                     "the exercise's tests passed"))
     last = attempts[-1] if attempts else {}
     tail = "\n".join(str(last.get("test_output", "")).strip().splitlines()[-6:])
     why = f"tests fail after {len(outcomes)} attempt(s)"
+    if reports and reports[-1].get("reason"):
+        why += f" ({reports[-1]['reason']})"
     if r.get("num_malformed_responses"):
         why += f"; {r['num_malformed_responses']} malformed edit(s)"
     if last.get("timed_out"):
