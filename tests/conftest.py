@@ -115,6 +115,21 @@ def make_settings(home: Path, endpoint: str, sandbox: str = "docker") -> Setting
 
 
 POLYGLOT_FIXTURES = FIXTURES / "polyglot"
+# the real polyglot tree (../shared/datasets in CI); its data are never copied into the repo
+POLYGLOT_REAL = Path(os.environ.get("BENCHDOCK_POLYGLOT_REAL_DIR") or Path(__file__).resolve()
+                     .parents[2] / "shared" / "datasets" / "polyglot-benchmark")
+
+
+def _catch_header() -> None:
+    """The C++ fixture builds with Catch2's single header, as the real exercises do: taken
+    from the real tree at test time (untracked), not kept in the repository."""
+    want = POLYGLOT_FIXTURES / "cpp/exercises/practice/leap/test/catch.hpp"
+    real = POLYGLOT_REAL / "cpp/exercises/practice/leap/test/catch.hpp"
+    if not want.exists() and real.is_file():
+        want.write_bytes(real.read_bytes())
+
+
+_catch_header()
 POLYGLOT_IMAGE = os.environ.get("BENCHDOCK_POLYGLOT_IMAGE", "benchdock-polyglot:1")
 
 

@@ -103,8 +103,8 @@ HOSTILE = {
 
 
 def make_run(tmp_path: Path, task_ids: list[str], mode: str | None = None,
-             run_id: str = "aider-fake") -> tuple[Any, Any, Run]:
-    settings = make_settings(tmp_path, "http://fake/v1", sandbox="docker")
+             run_id: str = "aider-fake", sandbox: str = "docker") -> tuple[Any, Any, Run]:
+    settings = make_settings(tmp_path, "http://fake/v1", sandbox=sandbox)
     db = make_engine(settings.database_url)
     bench = get_benchmark("aider-polyglot")
     run = Run(id=run_id, benchmark="aider-polyglot", benchmark_version=bench.version,
@@ -117,8 +117,8 @@ def make_run(tmp_path: Path, task_ids: list[str], mode: str | None = None,
 
 
 def run_fake(tmp_path: Path, task_ids: list[str], answer: Any, mode: str | None = None,
-             run_id: str = "aider-fake") -> tuple[str, Run, Any]:
-    settings, db, run = make_run(tmp_path, task_ids, mode, run_id)
+             run_id: str = "aider-fake", sandbox: str = "docker") -> tuple[str, Run, Any]:
+    settings, db, run = make_run(tmp_path, task_ids, mode, run_id, sandbox)
     status = anyio.run(RunExecutor(settings, db, run, answer).execute)
     done = q.get_run(db, run.id)
     assert done is not None
@@ -288,3 +288,42 @@ def test_cancel_removes_the_exercise_containers_and_resume_finishes(
     status = anyio.run(RunExecutor(settings, db, again, transport).execute)
     assert status == "succeeded"
     assert sorted(s.verdict or "" for s in q.all_samples(db, run.id)) == ["pass", "pass"]
+
+
+def test_local_sandbox_runs_aider_under_bubblewrap(
+        tmp_path: Path, aider_ready: str, polyglot_fixtures: Path) -> None:
+    """BENCHDOCK_SANDBOX=local: aider and the tests run under bubblewrap (no network but
+    the proxy's socket, a private /tmp, the toolchains bound back read-only), and verdicts
+    are the runner's reports as in Docker; a language whose toolchain this host lacks is a
+    per-sample verdict."""
+    import shutil
+
+    from benchdock.harnesses.aider.exercises import LANGUAGES
+    from benchdock.harnesses.sandbox import local as local_backend
+
+    ok, why = local_backend.bwrap_status()
+    if not ok:
+        if os.environ.get("BENCHDOCK_REQUIRE_BWRAP") in ("1", "true", "yes"):
+            raise AssertionError(f"BENCHDOCK_REQUIRE_BWRAP=1 but bubblewrap is unusable: {why}")
+        import pytest
+
+        pytest.skip(why)
+    known = exercises(polyglot_fixtures)
+
+    def answer(body: dict[str, Any]) -> dict[str, Any]:
+        ex = which_exercise(body, known)
+        return {"content": whole_edit(ex, ex.example_solution())}
+
+    ids = ["python/leap", "rust/leap", "cpp/leap"]
+    status, run, db = run_fake(tmp_path, ids, fake_endpoint(answer, []), sandbox="local",
+                               run_id="aider-local")
+    assert status == "succeeded", run.error
+    assert run.sandbox_used == "local" and "bubblewrap" in (run.isolation or "")
+    for s in q.all_samples(db, run.id):
+        lang = s.task_id.split("/")[0]
+        tools = [t for t in LANGUAGES[lang].tools if not t.startswith("/")]
+        if all(shutil.which(t) for t in tools):
+            assert s.verdict == "pass", (s.task_id, s.detail)
+        else:
+            assert s.verdict == "error" and "toolchain missing" in (s.detail or ""), s.detail
+    assert not list(Path("/tmp").glob("bdaider-*"))  # nothing left on the host

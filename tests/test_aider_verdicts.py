@@ -5,7 +5,6 @@ run, and the driver's result channel (nonce, inlined test runner)."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,9 @@ from benchdock.harnesses.aider.session import DRIVER_SOURCE, AiderSession, outco
 from benchdock.harnesses.aider.testnames import cpp_tests, go_tests, rust_tests
 from benchdock.harnesses.aider.testrun import Report, Run, judge, read_go, read_libtest
 from benchdock.harnesses.sandbox.base import Channel
-from tests.conftest import POLYGLOT_FIXTURES
+from tests.conftest import POLYGLOT_FIXTURES, POLYGLOT_REAL
 
-REAL_TREE = Path(os.environ.get("BENCHDOCK_POLYGLOT_REAL_DIR", Path(__file__).resolve()
-                                .parents[2] / "shared" / "datasets" / "polyglot-benchmark"))
+REAL_TREE = POLYGLOT_REAL
 LEAP_PY = ["leap_test.LeapTest.test_year_not_divisible_by_4",
            "leap_test.LeapTest.test_year_divisible_by_4_not_by_100",
            "leap_test.LeapTest.test_year_divisible_by_100_not_by_400",

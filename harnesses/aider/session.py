@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import secrets
 import shutil
 import tempfile
@@ -94,6 +95,16 @@ class AiderSession(HarnessSession):
             raise SandboxError(f"the polyglot image is not usable: {why}. Build it with "
                                "`benchdock build-image --harness aider-polyglot`")
         self.sandbox_kind = mode
+        if mode == "docker":
+            lim = LIMITS
+            self.isolation = (f"docker ({self.image}), one container per exercise: no network, "
+                              f"read-only root, user 65534, no capabilities, {lim['memory']} "
+                              f"memory, {lim['cpus']} CPUs, {lim['pids']} processes")
+            self.private_tmp = True
+        else:
+            from benchdock.harnesses.sandbox.local import local_isolation
+
+            self.private_tmp, self.isolation = local_isolation()
 
     def _open(self, workdir: str) -> Channel:
         sock = self.ctx.proxy_socket
@@ -112,7 +123,13 @@ class AiderSession(HarnessSession):
         environment = {**COMMON_ENV, "HOME": workdir, "GOCACHE": f"{workdir}/.gocache",
                        "GOPATH": f"{workdir}/go", "CARGO_HOME": f"{workdir}/.cargo",
                        "npm_config_cache": f"{workdir}/.npm"}
-        return open_process_channel([str(self.env.python), "-u", "-c", DRIVER_SOURCE], environment)
+        readable = [str(self.env.root), str(self.env.base_prefix)]
+        tool_dirs, tool_env = toolchain_paths()
+        environment.update(tool_env)
+        return open_process_channel(
+            [str(self.env.python), "-u", "-c", DRIVER_SOURCE], environment,
+            writable=[str(sock.parent)], readable=readable + tool_dirs,
+            tmpfs_bytes=_bytes(LIMITS["tmpfs"]))
 
     def _init(self, ex: Exercise, tag: str, workdir: str) -> dict[str, Any]:
         lang = LANGUAGES[ex.language]
@@ -132,7 +149,9 @@ class AiderSession(HarnessSession):
         }
 
     def _solve_blocking(self, ex: Exercise, tag: str) -> dict[str, Any]:
-        workdir = "/tmp/ex" if self.sandbox_kind == "docker" else tempfile.mkdtemp(prefix="bdaider-")
+        # in a container or under bubblewrap the exercise lives in the sandbox's own tmpfs;
+        # an unisolated subprocess gets a directory of its own, removed afterwards
+        workdir = "/tmp/ex" if self.private_tmp else tempfile.mkdtemp(prefix="bdaider-")
         channel = self._open(workdir)
         with self._lock:
             if self.closed:
@@ -168,7 +187,7 @@ class AiderSession(HarnessSession):
             with self._lock:
                 self._live.discard(channel)
             channel.close()
-            if self.sandbox_kind != "docker":  # the container's tmpfs goes by itself
+            if not self.private_tmp:  # a container's or bubblewrap's tmpfs goes by itself
                 shutil.rmtree(workdir, ignore_errors=True)
 
     async def solve(self, task: Task, tag: str) -> SampleOutcome:
@@ -276,3 +295,46 @@ def summary(samples: list[Sample], edit_format: str | None) -> dict[str, Any]:
     return {"edit_format": edit_format or f"aider's default for the model ({', '.join(used) or '?'})",
             "overall": figures(everything) if everything else None,
             "per_language": {lang: figures(g) for lang, g in sorted(by_lang.items())}}
+
+
+def _bytes(size: str) -> int:
+    """'4g' -> bytes (the container limits' notation)."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    return int(float(size[:-1]) * units[size[-1].lower()]) if size[-1].isalpha() else int(size)
+
+
+def toolchain_paths() -> tuple[list[str], dict[str, str]]:
+    """Where this machine's toolchains live when that is under a directory bubblewrap hides
+    (rustup's cargo in ~/.cargo and its toolchains in ~/.rustup, say): those directories,
+    to bind back read-only, and the variables that find them once HOME has changed (PATH
+    with each tool's directory, RUSTUP_HOME)."""
+    from benchdock.harnesses.sandbox.local import HIDDEN_DIRS
+
+    dirs: set[str] = set()
+    env: dict[str, str] = {}
+    home = os.path.expanduser("~")
+    tools = {t for lang in LANGUAGES.values() for t in lang.tools if not t.startswith("/")}
+    bins: list[str] = []
+    for tool in sorted(tools):
+        found = shutil.which(tool)
+        if not found:
+            continue
+        if os.path.dirname(found) not in bins:
+            bins.append(os.path.dirname(found))
+        for path in {os.path.abspath(found), os.path.realpath(found)}:
+            hidden = next((h for h in HIDDEN_DIRS if path.startswith(h + "/")), None)
+            if hidden is None:
+                continue
+            # the tool's own top directory under the hidden one (~/.cargo, /opt-like trees)
+            rel = os.path.relpath(path, hidden).split(os.sep)
+            top = os.path.join(hidden, *rel[:2]) if hidden in ("/home",) else os.path.join(
+                hidden, rel[0])
+            dirs.add(top)
+    from benchdock.harnesses.sandbox.local import _PATH
+
+    env["PATH"] = os.pathsep.join(dict.fromkeys([*_PATH.split(os.pathsep), *bins]))
+    rustup = os.environ.get("RUSTUP_HOME") or os.path.join(home, ".rustup")
+    if any(d.endswith(".cargo") for d in dirs) and os.path.isdir(rustup):
+        dirs.add(rustup)
+        env["RUSTUP_HOME"] = rustup
+    return sorted(dirs), env
