@@ -129,7 +129,7 @@ class AiderSession(HarnessSession):
         return open_process_channel(
             [str(self.env.python), "-u", "-c", DRIVER_SOURCE], environment,
             writable=[str(sock.parent)], readable=readable + tool_dirs,
-            tmpfs_bytes=_bytes(LIMITS["tmpfs"]))
+            tmpfs_bytes=_bytes(str(LIMITS["tmpfs"])))
 
     def _init(self, ex: Exercise, tag: str, workdir: str) -> dict[str, Any]:
         lang = LANGUAGES[ex.language]
