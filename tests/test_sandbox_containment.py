@@ -249,3 +249,17 @@ def test_unisolated_fallback_is_recorded_and_leaves_no_processes_or_job_files(
     dead = run(unisolated, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
     assert dead.fault and "runner died" in dead.fault
     assert run(unisolated, "print('next')").stdout == "next\n"
+
+
+def test_unisolated_as_root_is_refused_unless_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchdock.harnesses.sandbox import SandboxError
+
+    monkeypatch.setattr(local_backend, "bwrap_status", lambda: (False, "bwrap not found"))
+    monkeypatch.setattr(local_backend.os, "geteuid", lambda: 0)
+    monkeypatch.delenv("BENCHDOCK_LOCAL_ISOLATION", raising=False)
+    with pytest.raises(SandboxError, match="BENCHDOCK_LOCAL_ISOLATION=none") as err:
+        local_backend.local_isolation()
+    assert "bubblewrap" in str(err.value) and "as root" in str(err.value)
+    monkeypatch.setenv("BENCHDOCK_LOCAL_ISOLATION", "none")
+    isolated, text = local_backend.local_isolation()
+    assert not isolated and "LESS ISOLATED" in text

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 
-from benchdock.harnesses.sandbox.base import RUNNER_SOURCE, Channel, Sandbox
+from benchdock.harnesses.sandbox.base import RUNNER_SOURCE, Channel, Sandbox, SandboxError
 
 log = logging.getLogger("benchdock.sandbox")
 
@@ -143,9 +143,19 @@ class _ProcessChannel(Channel):
 
 
 def local_isolation() -> tuple[bool, str]:
-    """(isolated, description) for the local backend on this machine."""
+    """(isolated, description) for the local backend on this machine. Unisolated as root is
+    refused unless asked for by name: the model's code would run as root on the host (one
+    hostile answer could empty any file any process holds open)."""
     ok, why = bwrap_status()
-    return (True, ISOLATED) if ok else (False, UNISOLATED.format(why=f": {why}"))
+    if ok:
+        return True, ISOLATED
+    if os.geteuid() == 0 and os.environ.get("BENCHDOCK_LOCAL_ISOLATION") != "none":
+        raise SandboxError(
+            f"the local sandbox has no isolation here ({why}) and benchdock runs as root, so "
+            "the model's code would run as root on this machine. Install bubblewrap (Debian: "
+            "apt-get install bubblewrap) or use Docker (BENCHDOCK_SANDBOX=docker, `benchdock "
+            "build-image`); to run it unisolated anyway, set BENCHDOCK_LOCAL_ISOLATION=none")
+    return False, UNISOLATED.format(why=f": {why}")
 
 
 def open_process_channel(argv: list[str], env: dict[str, str], *,
