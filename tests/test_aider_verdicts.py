@@ -255,6 +255,7 @@ class Driver(Channel):
 def test_a_result_without_the_sessions_nonce_is_never_taken(monkeypatch: pytest.MonkeyPatch) -> None:
     session = object.__new__(AiderSession)
     session.sandbox_kind, session.timeout_s, session.closed = "docker", 5.0, False
+    session.private_tmp = True
     session._live, session._lock = set(), threading.Lock()
     monkeypatch.setattr(session, "_init", lambda ex, tag, workdir: {"name": ex.name})
     done = {"status": "done", "tests_outcomes": [True], "attempts": []}
