@@ -257,14 +257,28 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_build_image(args: argparse.Namespace) -> int:
+    from benchdock.harnesses.sandbox.base import SandboxError
     from benchdock.harnesses.sandbox.image import build_image
 
     settings = _settings()
     if args.harness == "aider-polyglot":
-        build_image(args.tag or settings.polyglot_image, base=args.base,
-                    package="benchdock.harnesses.aider")
+        tag, package = args.tag or settings.polyglot_image, "benchdock.harnesses.aider"
     else:
-        build_image(args.tag or settings.sandbox_image, base=args.base)
+        tag, package = args.tag or settings.sandbox_image, "benchdock.harnesses.sandbox"
+    try:
+        built = build_image(tag, base=args.base, package=package, allow_missing=args.allow_missing)
+    except SandboxError as exc:
+        print(f"benchdock: {exc}", file=sys.stderr)
+        return 1
+    chains = (built.record or {}).get("toolchains") or {}
+    for name, entry in chains.items():
+        state = "ok" if entry.get("ok") else "MISSING"
+        print(f"  {name:<12} {state:<8} {entry.get('version') or entry.get('error', '')}",
+              file=sys.stderr)
+    if built.missing:
+        print(f"WARNING: {tag} was built without {', '.join(built.missing)} (--allow-missing): "
+              "those languages' exercises will be 'toolchain missing' verdicts", file=sys.stderr)
+    print(f"{tag} {built.image_id}")
     return 0
 
 
@@ -320,6 +334,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--base", default=None,
                    help="base image (default python:3.12-slim; aider-polyglot: debian:bookworm-slim)")
     s.add_argument("--tag", default=None)
+    s.add_argument("--allow-missing", action="store_true",
+                   help="keep a harness image even when a toolchain could not be installed "
+                        "(a warning lists them); without it such a build fails")
     s.set_defaults(fn=cmd_build_image)
     cli_demo.add_commands(sub)
     return p

@@ -20,7 +20,9 @@ Where the report comes from, per runner (`Language.report`):
   `Running tests/<file>.rs` header and its `test result:` line, cross-checked against
   libtest's `--logfile`, written into a FIFO the driver reads, so printed lines alone
   cannot make a test pass;
-- Java (Gradle today): the JUnit XML reports; JavaScript: jest's `--json --outputFile`.
+- Java: the JUnit XML report of the JUnit Platform console launcher, which the image's
+  runner (in place of Gradle) writes into the report directory; JavaScript: jest's
+  `--json --outputFile`.
 
 The runners run the tests in the same process as the solution (pytest imports it, the
 others link it): a solution written to rewrite its runner's report from inside that process
@@ -51,7 +53,8 @@ from typing import IO, Any
 OUTPUT_LIMIT = 8 << 20  # bytes of each stream kept while reading; the rest is counted, dropped
 SHOWN = 10  # names listed per category in a report summary
 RUNNERS = {"pytest-junit": "pytest", "catch2-junit": "Catch2", "go-json": "go test",
-           "libtest": "cargo test", "gradle-junit": "Gradle", "jest-json": "jest"}
+           "libtest": "cargo test", "gradle-junit": "Gradle", "junit-platform": "JUnit Platform",
+           "jest-json": "jest"}
 OK, FAILED, SKIPPED = "passed", "failed", "skipped"
 
 
@@ -443,6 +446,8 @@ def read_report(kind: str, language: str, run: Run, report_dir: Path, root: Path
         return read_junit(_junit_files(report_dir, "pytest.xml"), language)
     if kind == "catch2-junit":
         return read_junit(_junit_files(report_dir, "catch2.xml"), language)
+    if kind == "junit-platform":  # the image's Java runner (image/benchdock-java-test)
+        return read_junit(_junit_files(report_dir, "TEST-*.xml"), language)
     if kind == "gradle-junit":
         return read_junit(_junit_files(root / "build" / "test-results" / "test", "TEST-*.xml"),
                           language)
