@@ -78,9 +78,11 @@ def test_no_internet_for_the_download_says_where_to_put_the_exercises(
 
 
 def test_languages_the_image_may_lack_are_checked_before_the_model_is_asked() -> None:
-    # a missing Gradle distribution or jest would otherwise read as the model's failure
-    assert "/opt/gradle-home/wrapper/dists" in LANGUAGES["java"].tools
+    # a missing JUnit launcher or jest would otherwise read as the model's failure
+    assert "/usr/share/java/junit-platform-console-standalone.jar" in LANGUAGES["java"].tools
     assert "/npm-install/node_modules/.bin/jest" in LANGUAGES["javascript"].tools
+    for lang in ("java", "javascript"):  # the runner scripts the image installs
+        assert LANGUAGES[lang].test_command[0] in LANGUAGES[lang].tools
     assert "--include-ignored" in LANGUAGES["rust"].test_command  # as Aider's benchmark
     assert "-DEXERCISM_RUN_ALL_TESTS=1" in LANGUAGES["cpp"].test_command[-1]
     assert sum(lang.count for lang in LANGUAGES.values()) == 225
