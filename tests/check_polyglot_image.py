@@ -9,7 +9,8 @@ exercises' own build would (every reference passes, every stub fails), run by ha
 
 Each run is what the harness's container does around the test command, without aider: the
 exercise's files (no `.meta/`) copied into the container's tmpfs, the driver's edits to the
-tests (xtest -> test, @Disabled removed), then `LANGUAGES[lang].test_command` as user 65534
+tests (xtest -> test, @Disabled removed), then `LANGUAGES[lang].test_command` (its {report} and {build} slots filled as the driver
+fills them, with directories outside the exercise) as user 65534
 with no network, a read-only root, the session's environment and limits. A pass here needs
 exit 0 AND the runner's report listing every test the test files define, none failed (as
 Gradle and jest decide: a test left @Disabled, like forth's bare `@Disabled` that the
@@ -36,15 +37,15 @@ from pathlib import Path
 from benchdock.harnesses.aider.exercises import LANGUAGES, Exercise, dataset_root, load_exercises
 from benchdock.harnesses.aider.session import COMMON_ENV, LIMITS, TEST_TIMEOUT_S
 
-REPORTS = {"java": "build/test-results/test/TEST-junit-jupiter.xml",
-           "javascript": "build/test-results/jest/jest.json"}
+REPORTS = {"java": "TEST-junit-jupiter.xml", "javascript": "jest.json"}  # in {report}
+SLOTS = {"report": "/tmp/ex/.report", "build": "/tmp/ex/.build"}  # as testrun fills them
 SCRIPT = r"""
-mkdir -p /tmp/ex && cp -r /src /tmp/ex/"$EX" && cd /tmp/ex/"$EX" || exit 99
+mkdir -p /tmp/ex/.report && cp -r /src /tmp/ex/"$EX" && cd /tmp/ex/"$EX" || exit 99
 "$@" >/tmp/out.txt 2>&1
 rc=$?
 tail -c 20000 /tmp/out.txt >/out/output.txt
-for f in build/test-results/test/TEST-junit-jupiter.xml build/test-results/jest/jest.json; do
-  [ -f "$f" ] && cp "$f" /out/"$(basename "$f")"
+for f in /tmp/ex/.report/TEST-junit-jupiter.xml /tmp/ex/.report/jest.json; do
+  [ -f "$f" ] && cp "$f" /out/
 done
 echo "$rc" >/out/rc
 """
@@ -147,7 +148,10 @@ def run_one(client: object, image: str, ex: Exercise, kind: str) -> Outcome:
         prepare_tests(root, ex)
         for p in [tmp, *tmp.rglob("*")]:
             p.chmod(0o755 if p.is_dir() else 0o644)
-        argv = ["sh", "-c", SCRIPT, "sh", *LANGUAGES[ex.language].test_command]
+        lang = LANGUAGES[ex.language]
+        slots = {**SLOTS, "name": ex.name}
+        argv = ["sh", "-c", SCRIPT, "sh", *(a.format(**slots) for a in lang.test_command)]
+        env = {k: v.format(**slots) for k, v in lang.test_env.items()}
         out_dir = tmp / "out"
         error = "the container wrote no result"
         for _ in range(3):  # a container removed by someone else (a concurrent cleanup) runs again
@@ -156,7 +160,7 @@ def run_one(client: object, image: str, ex: Exercise, kind: str) -> Outcome:
             out_dir.chmod(0o777)
             t0 = time.monotonic()
             try:
-                run_container(client, image, argv, ex.name, root, out_dir)
+                run_container(client, image, argv, ex.name, root, out_dir, env)
             except Exception as exc:  # reported below when it persists
                 error = f"{type(exc).__name__}: {exc}"
             seconds = time.monotonic() - t0
@@ -165,8 +169,8 @@ def run_one(client: object, image: str, ex: Exercise, kind: str) -> Outcome:
         else:
             return Outcome(ex.id, kind, False, f"no result after 3 tries ({error})", 0.0, "")
         text = (out_dir / "output.txt").read_text(errors="replace")
-        reports = {rel: (out_dir / Path(rel).name).read_bytes() for rel in REPORTS.values()
-                   if (out_dir / Path(rel).name).is_file()}
+        reports = {name: (out_dir / name).read_bytes() for name in REPORTS.values()
+                   if (out_dir / name).is_file()}
         rc_text = (out_dir / "rc").read_text().strip()
         passed, why = judge(ex, root, int(rc_text or -1), text, reports)
         return Outcome(ex.id, kind, passed, why, seconds, text)
@@ -175,13 +179,13 @@ def run_one(client: object, image: str, ex: Exercise, kind: str) -> Outcome:
 
 
 def run_container(client: object, image: str, argv: list[str], name: str, root: Path,
-                  out_dir: Path) -> None:
+                  out_dir: Path, env: dict[str, str]) -> None:
     container = client.containers.run(  # type: ignore[attr-defined]
         image, argv, detach=True, network_mode="none", read_only=True, user="65534:65534",
         tmpfs={"/tmp": f"rw,exec,nosuid,size={LIMITS['tmpfs']}"}, cap_drop=["ALL"],
         security_opt=["no-new-privileges"], mem_limit=LIMITS["memory"],
         memswap_limit=LIMITS["memory"], nano_cpus=int(float(LIMITS["cpus"]) * 1e9),
-        pids_limit=LIMITS["pids"], environment={**COMMON_ENV, "EX": name},
+        pids_limit=LIMITS["pids"], environment={**COMMON_ENV, **env, "EX": name},
         volumes={str(root): {"bind": "/src", "mode": "ro"},
                  str(out_dir): {"bind": "/out", "mode": "rw"}},
         labels={"benchdock.check": "1"})

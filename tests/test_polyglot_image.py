@@ -19,6 +19,7 @@ from benchdock.harnesses.sandbox.image import (
     CA_FILE,
     EXPECTED,
     RECORD,
+    _read_record,
     build_context,
     host_ca_certificates,
     make_context,
@@ -122,9 +123,8 @@ def test_the_polyglot_image_records_every_toolchain_and_keeps_no_ca(polyglot_ima
     import docker
 
     client = docker.from_env()
-    out = client.containers.run(polyglot_image, ["cat", RECORD], remove=True,
-                                network_disabled=True)
-    record = json.loads(out)
+    record = _read_record(client, polyglot_image)
+    assert record is not None
     assert missing_toolchains(record, EXPECTED["benchdock.harnesses.aider"]) == {}, record
     assert "jest 29.7.0" in record["toolchains"]["javascript"]["version"]
     history = client.api.history(polyglot_image)

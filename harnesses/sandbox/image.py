@@ -15,12 +15,14 @@ why, so a missing toolchain is an error of the build, not a quiet verdict of eve
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import re
 import shutil
 import ssl
+import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
@@ -119,22 +121,21 @@ def _split_tag(tag: str) -> tuple[str, str | None]:
 
 
 def _read_record(client: Any, image_id: str) -> dict[str, Any] | None:
+    """The image's toolchain record, copied out of a created (never started) container:
+    nothing runs, so no log race can lose it."""
     import docker.errors
 
-    out = b""
-    for attempt in range(3):  # a container removed under us (a concurrent cleanup) runs again
-        try:
-            out = client.containers.run(image_id, ["cat", RECORD], remove=True,
-                                        network_disabled=True, user="65534:65534",
-                                        entrypoint=[])
-            break
-        except docker.errors.ContainerError:  # no such file: an image without a record
-            return None
-        except Exception as exc:
-            log.warning("reading %s from %s failed (try %d): %s", RECORD, image_id, attempt + 1,
-                        exc)
-    else:
+    container = client.api.create_container(image_id, command=["true"],
+                                            network_disabled=True)
+    try:
+        stream, _ = client.api.get_archive(container["Id"], RECORD)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.extractfile(tar.getmembers()[0])
+            out = member.read() if member else b""
+    except docker.errors.NotFound:  # an image without a record (the sandbox image)
         return None
+    finally:
+        client.api.remove_container(container["Id"], force=True)
     try:
         data = json.loads(out)
     except ValueError:
