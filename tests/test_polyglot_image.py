@@ -58,6 +58,8 @@ def test_the_build_context_holds_the_dockerfile_its_files_and_the_ca(tmp_path: P
                  "package-lock.json", "cargo-config.toml", "install-packages"):
         assert (tmp_path / "image" / name).is_file(), name
         assert f"image/{name}" in dockerfile, name
+    for name in ("benchdock-java-test", "benchdock-js-test", "install-packages"):
+        assert (tmp_path / "image" / name).stat().st_mode & 0o111, name  # run as programs
     # the certificate is copied only into the npm stage, whose node_modules alone go on
     code = "\n".join(line for line in dockerfile.splitlines() if not line.startswith("#"))
     stages = code.split("\nFROM ")

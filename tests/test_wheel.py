@@ -36,6 +36,8 @@ def test_wheel_installs_and_runs_anywhere(tmp_path: Path) -> None:
     assert "benchdock/harnesses/bfcl/bridge.py" in listing  # read as source, run in BFCL's venv
     assert "benchdock/harnesses/aider/driver.py" in listing  # the same, in aider's venv
     assert "benchdock/harnesses/aider/Dockerfile" in listing
+    assert "benchdock/harnesses/aider/image/benchdock-java-test" in listing  # its build context
+    assert "benchdock/harnesses/aider/image/package-lock.json" in listing
     assert "benchdock/harnesses/report/templates/report.html.j2" in listing
     # the report from the installed wheel, on an empty store: the templates load, and with no
     # results there is nothing to rank, said plainly

@@ -92,6 +92,9 @@ def make_context(package: str, dest: Path, ca: bytes) -> None:
         shutil.copy2(path / "Dockerfile", dest / "Dockerfile")
         if (path / "image").is_dir():
             shutil.copytree(path / "image", dest / "image")
+    for file in (dest / "image").rglob("*") if (dest / "image").is_dir() else ():
+        if file.is_file():  # COPY keeps modes: scripts executable whatever the install kept
+            file.chmod(0o755 if file.read_bytes()[:2] == b"#!" else 0o644)
     (dest / CA_FILE).write_bytes(ca)
 
 
