@@ -265,19 +265,22 @@ def cpp_tests(files: Files) -> list[str]:
 
 # --- java --------------------------------------------------------------------------------
 
-_JAVA_TEST = re.compile(r"@ Test (?:@ \w+ (?:\( [^)]* \) )?)*(?:public |protected )?"
+_JAVA_TEST = re.compile(r"((?:@ \w+ (?:\( [^)]* \) )?)+)(?:public |protected )?"
                         r"(?:static )?void (\w+) \(")
+_BARE_DISABLED = re.compile(r"@ Disabled (?!\()")
 
 
 def java_tests(files: Files) -> list[str]:
-    """`@Test` methods of the test sources (which JUnit runs once `@Disabled` is removed)."""
+    """`@Test` methods of the test sources that JUnit runs once Aider's benchmark has removed
+    `@Disabled(...)`: a bare `@Disabled` (no reason) stays, as it does there (java/forth)."""
     out: list[str] = []
     for rel, data in sorted(files.items()):
         path = PurePosixPath(rel)
         if path.suffix == ".java" and rel.startswith("src/test/"):
             text = " ".join('""' if k == "string" else t for k, t in _tokens(
                 data.decode("utf-8", "replace"))) + " "
-            out += [f"{path.stem}.{name}" for name in _JAVA_TEST.findall(text)]
+            out += [f"{path.stem}.{name}" for notes, name in _JAVA_TEST.findall(text)
+                    if "@ Test " in notes and not _BARE_DISABLED.search(notes)]
     return out
 
 
@@ -288,14 +291,17 @@ _JS_TESTS = {"test", "xtest", "it", "xit"}
 
 
 def javascript_tests(files: Files) -> list[str]:
-    """`describe`/`test`/`it` calls (x-prefixed and `.skip` too: the benchmark runs them)
-    whose first argument is a plain string literal."""
+    """`describe`/`test`/`it` calls whose first argument is a plain string literal and that
+    jest runs once Aider's benchmark has turned `xtest(` into `test(` (its only edit): `xit`,
+    `.skip` and anything inside `xdescribe`/`describe.skip` stay skipped, as they do there
+    (javascript/grep, palindrome-products, robot-name)."""
     out: list[str] = []
     for rel, data in sorted(files.items()):
         if "/" in rel or not rel.endswith(".spec.js"):
             continue
         toks = list(_tokens(data.decode("utf-8", "replace"), js=True))
-        titles: list[tuple[int, str]] = []  # (paren depth at the describe call, title)
+        # (paren depth at the describe call, title, whether the block is skipped)
+        titles: list[tuple[int, str, bool]] = []
         depth = 0
         for i, (kind, text) in enumerate(toks):
             if text == "(":
@@ -307,14 +313,17 @@ def javascript_tests(files: Files) -> list[str]:
             if kind != "word" or (text not in _JS_BLOCKS and text not in _JS_TESTS):
                 continue
             j = i + 1
+            skipped = text in ("xdescribe", "xit")
             if j + 1 < len(toks) and toks[j][1] == "." and toks[j + 1][1] in ("skip", "only"):
+                skipped = skipped or toks[j + 1][1] == "skip"
                 j += 2
             if j + 1 < len(toks) and toks[j][1] == "(" and toks[j + 1][0] == "string":
                 title = _unquote(toks[j + 1][1])
+                inside_skipped = any(s for _, _, s in titles)
                 if text in _JS_BLOCKS:
-                    titles.append((depth + 1, title))
-                else:
-                    out.append(" ".join([*(t for _, t in titles), title]))
+                    titles.append((depth + 1, title, skipped))
+                elif not (skipped or inside_skipped):
+                    out.append(" ".join([*(t for _, t, _ in titles), title]))
     return out
 
 
