@@ -270,14 +270,11 @@ def test_a_bridge_that_dies_or_hangs_on_one_entry_costs_that_entry_only(
     no_bridge_left(sandbox, ex)
 
 
-def test_ground_truth_of_multi_turn_entries_still_scores_valid(data_dir: Path) -> None:
-    """BFCL's own ground truth as a native answer (positional arguments named from BFCL's
-    function docs), judged by the bridge behind the guard, one process per entry: every
-    one valid and no call refused. Every 4th entry of each multi-turn category (200; all
-    800 with BENCHDOCK_BFCL_ALL_GROUND_TRUTH=1, ~5 minutes on 2 cores).
-    tests/bfcl_guard_sweep.py compares each of the 800 verdicts with bfcl-eval's unguarded
-    one."""
-    stride = 1 if os.environ.get("BENCHDOCK_BFCL_ALL_GROUND_TRUTH") == "1" else 4
+def test_ground_truth_of_every_multi_turn_entry_still_scores_valid(data_dir: Path) -> None:
+    """All 800 multi-turn entries: BFCL's own ground truth as a native answer (positional
+    arguments named from BFCL's function docs), judged by the bridge behind the guard, one
+    process per entry (~40 s on 2 cores): every one valid and no call refused.
+    tests/bfcl_guard_sweep.py also compares each verdict with bfcl-eval's unguarded one."""
     params: dict[str, list[str]] = {}
     for doc in (data_dir / "multi_turn_func_doc").glob("*.json"):
         for line in doc.read_text().splitlines():
@@ -302,7 +299,7 @@ def test_ground_truth_of_multi_turn_entries_still_scores_valid(data_dir: Path) -
         for cat in ("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param",
                     "multi_turn_long_context"):
             _, truth = load(data_dir, cat)
-            for eid, gt in list(truth.items())[::stride]:
+            for eid, gt in truth.items():
                 result = [[[as_native(c) for c in turn]] if turn else [] for turn in gt]
                 jobs.append((cat, eid, result))
         with ThreadPoolExecutor(4) as pool:
@@ -310,7 +307,7 @@ def test_ground_truth_of_multi_turn_entries_still_scores_valid(data_dir: Path) -
                                                        entry_id=j[1], result=j[2]), jobs))
     finally:
         rpc.close()
-    assert len(replies) == 800 // stride
+    assert len(replies) == 800
     invalid = [(j[1], r["judged"]) for j, r in zip(jobs, replies, strict=True)
                if r["judged"].get("valid") is not True]
     assert not invalid, invalid[:3]

@@ -109,8 +109,18 @@ class Supervisor:
         if len(self.jobs) >= self.max_jobs:
             self.queued.append((work, limits, done))
             return
-        r, w = os.pipe()
-        pid = os.fork()
+        try:
+            r, w = os.pipe()
+        except OSError as exc:
+            done(Outcome(why=f"could not be started ({exc})"))
+            return
+        try:
+            pid = os.fork()
+        except OSError as exc:  # out of PIDs or memory: this job's failure, not the bridge's
+            os.close(r)
+            os.close(w)
+            done(Outcome(why=f"could not be started ({exc})"))
+            return
         if pid == 0:  # the child: never returns
             os.close(r)
             _child(work, w, limits, [*self.private, *self.jobs, self.sel.fileno()])
@@ -149,9 +159,8 @@ class Supervisor:
             chunk = os.read(job.fd, 1 << 16)
         except BlockingIOError:
             return
-        except OSError as exc:
+        except OSError:
             chunk = b""
-            job.buf += f"\n(read error {exc})".encode()
         if not chunk:
             self.sel.unregister(job.fd)
             job.eof_at = time.monotonic()
@@ -268,7 +277,7 @@ def _child(work: Callable[[], dict[str, Any]], w: int, limits: Limits,
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:
             os._exit(70)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
+        for sig in (signal.SIGTERM, signal.SIGINT):  # SIGPIPE stays ignored, as Python has it
             signal.signal(sig, signal.SIG_DFL)
         _confine(limits)
         try:
