@@ -24,6 +24,7 @@ import pytest
 
 from benchdock.harnesses.bfcl import session as bfcl_session
 from benchdock.harnesses.bfcl.environment import load_env
+from benchdock.harnesses.bfcl.session import BfclSession
 from benchdock.harnesses.config import Settings, default_envs_dir
 from benchdock.harnesses.delegated import RpcChannel
 from benchdock.harnesses.engine import RunExecutor
@@ -177,8 +178,8 @@ def no_bridge_left(sandbox: str, ex: RunExecutor) -> None:
     if sandbox == "docker":
         assert not owned_containers(os.getpid())
         return
-    assert ex.session is not None
-    mark = str(ex.session.ctx.proxy_socket).encode()  # type: ignore[attr-defined]
+    assert isinstance(ex.session, BfclSession)
+    mark = str(ex.session.ctx.proxy_socket).encode()
     for pid in os.listdir("/proc"):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -218,9 +219,8 @@ def test_hostile_answers_are_non_pass_verdicts_and_the_run_goes_on(
 
 def bridge_pid_or_container(ex: RunExecutor) -> Callable[[int], None]:
     """A way to signal the run's current bridge process from outside it."""
-    assert ex.session is not None
-    rpc: RpcChannel = ex.session.rpc.rpc  # type: ignore[attr-defined]
-    ch: Any = rpc.channel
+    assert isinstance(ex.session, BfclSession)
+    ch: Any = ex.session.rpc.rpc.channel
     if hasattr(ch, "proc"):
         return lambda sig: os.kill(ch.proc.pid, sig)
     return lambda sig: ch.container.kill(signal=signal.Signals(sig).name)
