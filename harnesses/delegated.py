@@ -4,7 +4,9 @@ resumption, cancellation and progress.
 
 The harness runs in a process of its own (its own environment, in the sandbox), talks to
 the model only through benchdock's recording proxy, and answers one sample at a time with a
-`SampleOutcome`. `RpcChannel` is the JSON-lines conversation with that process.
+`SampleOutcome`. `RpcChannel` is the JSON-lines conversation with that process;
+`SupervisedRpc` restarts the process when it dies or hangs, so that one sample never sinks
+a run.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import json
 import logging
 import threading
 from abc import abstractmethod
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +79,10 @@ class DelegatedBenchmark(BenchmarkBase):
         return {}
 
 
+class HarnessExited(SandboxError):
+    """The harness process ended (or was ended) while requests were in flight."""
+
+
 class RpcChannel:
     """Requests with ids over a channel, answered in any order by a multi-threaded peer."""
 
@@ -83,6 +91,7 @@ class RpcChannel:
         self._ids = itertools.count(1)
         self._pending: dict[int, Future[dict[str, Any]]] = {}
         self._lock = threading.Lock()
+        self.dead = False
         channel.send((json.dumps(init) + "\n").encode())
         try:
             hello = self._next(start_timeout)
@@ -109,23 +118,37 @@ class RpcChannel:
                 break
             try:
                 msg = json.loads(line)
-                fut = self._pending.pop(int(msg["id"]))
+                with self._lock:
+                    fut = self._pending.pop(int(msg["id"]))
             except (ValueError, KeyError, TypeError):
                 log.debug("harness said: %s", line[:200])
                 continue
             fut.set_result(msg)
         with self._lock:
+            self.dead = True
             waiting, self._pending = list(self._pending.values()), {}
         for fut in waiting:
-            fut.set_exception(SandboxError("the harness process exited"))
+            fut.set_exception(HarnessExited("the harness process exited"))
 
     def call(self, op: str, timeout: float, **args: Any) -> dict[str, Any]:
         rid = next(self._ids)
         fut: Future[dict[str, Any]] = Future()
         with self._lock:
+            if self.dead:
+                raise HarnessExited("the harness process exited")
             self._pending[rid] = fut
-        self.channel.send((json.dumps({"id": rid, "op": op, **args}) + "\n").encode())
-        reply = fut.result(timeout=timeout)
+        try:
+            self.channel.send((json.dumps({"id": rid, "op": op, **args}) + "\n").encode())
+        except OSError as exc:
+            with self._lock:
+                self._pending.pop(rid, None)
+            raise HarnessExited(f"the harness process is gone ({exc})") from exc
+        try:
+            reply = fut.result(timeout=timeout)
+        except TimeoutError:
+            with self._lock:
+                self._pending.pop(rid, None)
+            raise
         if "bridge_error" in reply:
             raise SandboxError(f"harness error in {op}: {reply['bridge_error']}\n"
                                f"{reply.get('traceback', '')}")
@@ -139,3 +162,95 @@ class RpcChannel:
 
     def close(self) -> None:
         self.channel.close()
+
+
+class HarnessLost(Exception):
+    """A request during which the harness process died or hung twice, the second time
+    with nothing else in flight: that request is the cause, and its sample's verdict."""
+
+    def __init__(self, why: str, hung: bool) -> None:
+        super().__init__(why)
+        self.hung = hung
+
+
+class SupervisedRpc:
+    """An `RpcChannel` that is restarted when its process dies or stops answering.
+
+    Requests share the process. When it dies or hangs, every request in flight is retried
+    once, alone (no other request in flight), on a fresh process: an innocent one then
+    gets its answer, and one that takes the process down again is known to be the cause
+    and ends in `HarnessLost`, which the session turns into that sample's verdict. Each
+    request meets at most two deaths, so a run always ends and a resumed run never meets
+    the same cause again (it has its verdict). A process that cannot be restarted is a
+    `SandboxError`: the run fails, resumably.
+    """
+
+    def __init__(self, start: Callable[[], RpcChannel]) -> None:
+        self._start = start
+        self.rpc = start()
+        self.generation = 0
+        self.restarts: list[str] = []
+        self.closed = False
+        self._cond = anyio.Condition()
+        self._active = 0
+        self._alone_waiting = 0
+        self._alone = False
+        self._restart_lock = anyio.Lock()
+
+    async def call(self, op: str, timeout: float, **args: Any) -> dict[str, Any]:
+        alone = False
+        while True:
+            async with self._slot(alone):
+                rpc, gen = self.rpc, self.generation
+                try:
+                    return await rpc.acall(op, timeout, **args)
+                except HarnessExited as exc:
+                    why, hung = f"{exc}", False
+                except TimeoutError:
+                    why, hung = f"the harness process gave no answer within {timeout:.0f}s", True
+                if self.closed:
+                    raise SandboxError("the harness was closed (the run was stopped)")
+                await self._restart(gen, why)
+            if alone:
+                raise HarnessLost(why, hung)
+            alone = True
+
+    @asynccontextmanager
+    async def _slot(self, alone: bool) -> AsyncIterator[None]:
+        """Shared by ordinary requests; exclusive for a retry (writers first)."""
+        async with self._cond:
+            if alone:
+                self._alone_waiting += 1
+                while self._active or self._alone:
+                    await self._cond.wait()
+                self._alone_waiting -= 1
+                self._alone = True
+            else:
+                while self._alone or self._alone_waiting:
+                    await self._cond.wait()
+                self._active += 1
+        try:
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):
+                async with self._cond:
+                    if alone:
+                        self._alone = False
+                    else:
+                        self._active -= 1
+                    self._cond.notify_all()
+
+    async def _restart(self, gen: int, why: str) -> None:
+        async with self._restart_lock:
+            if gen != self.generation or self.closed:
+                return  # another request restarted it already
+            log.warning("the harness process failed (%s); restarting it", why)
+            old = self.rpc
+            await anyio.to_thread.run_sync(old.close)  # a hung one is killed here
+            self.rpc = await anyio.to_thread.run_sync(self._start)
+            self.generation += 1
+            self.restarts.append(why)
+
+    def close(self) -> None:
+        self.closed = True
+        self.rpc.close()

@@ -2,7 +2,10 @@
 network, read-only root, non-root, limits; BFCL's interpreter and venv mounted read-only,
 the proxy's socket directory the only writable mount) or, for the local sandbox, as a
 subprocess. Multi-turn categories `eval()` the model's calls against BFCL's simulators:
-that happens there, never in benchdock's process.
+that happens there, never in benchdock's process, only for calls `guard` lets through, and
+in a child process per entry (`isolate`). A bridge that dies or hangs is restarted
+(`SupervisedRpc`): the entry that caused it gets an error or timeout verdict and the run
+goes on.
 """
 
 from __future__ import annotations
@@ -15,16 +18,56 @@ from typing import Any
 from benchdock.harnesses.base import Task
 from benchdock.harnesses.bfcl.categories import category_of
 from benchdock.harnesses.bfcl.environment import BfclEnv
-from benchdock.harnesses.delegated import HarnessSession, RpcChannel, SampleOutcome, SessionContext
+from benchdock.harnesses.delegated import (
+    HarnessLost,
+    HarnessSession,
+    RpcChannel,
+    SampleOutcome,
+    SessionContext,
+    SupervisedRpc,
+)
 from benchdock.harnesses.envs import container_mounts
 from benchdock.harnesses.metrics import wilson
 from benchdock.harnesses.sandbox.base import Channel, SandboxError
 from benchdock.harnesses.sandbox.factory import docker_available
 from benchdock.store.models import Sample
 
-BRIDGE_SOURCE = resources.files("benchdock.harnesses.bfcl").joinpath("bridge.py").read_text()
 START_TIMEOUT_S = 180.0  # importing bfcl_eval cold takes ~10 s; a slow disk, much more
 IN_CONTAINER = {"python": "/opt/bdpy", "env": "/opt/bdenv", "proxy": "/opt/bdproxy"}
+# what one entry's process may use, asking the model or judging (see isolate.py); BFCL's own
+# work on the longest multi-turn entry takes a few CPU seconds
+ENTRY_CPU_S = 120.0
+JUDGE_WALL_S = 180.0
+ENTRY_MEM_BYTES = 2 << 30
+ENTRY_MAX_OUTPUT = 16 << 20
+HANG_GRACE_S = 60.0  # beyond the bridge's own limits: then the bridge itself is hung
+
+BRIDGE_MODULES = ("guard", "isolate", "bridge")  # in import order
+_LOADER = """
+import sys, types
+def _load(sources):
+    for name in ("benchdock", "benchdock.harnesses", "benchdock.harnesses.bfcl"):
+        pkg = types.ModuleType(name)
+        pkg.__path__ = []
+        sys.modules[name] = pkg
+    for name, src in sources.items():
+        mod = types.ModuleType(name)
+        mod.__file__ = name.rpartition(".")[2] + ".py"
+        sys.modules[name] = mod
+        setattr(sys.modules[name.rpartition(".")[0]], name.rpartition(".")[2], mod)
+        exec(compile(src, mod.__file__, "exec"), mod.__dict__)
+    return mod
+_load(SOURCES).main()
+"""
+
+
+def bridge_program() -> str:
+    """The `python -c` text that runs bridge.py with its siblings, as the package
+    `benchdock.harnesses.bfcl` there too: benchdock itself is not installed in BFCL's venv."""
+    pkg = resources.files("benchdock.harnesses.bfcl")
+    sources = {f"benchdock.harnesses.bfcl.{m}": pkg.joinpath(f"{m}.py").read_text()
+               for m in BRIDGE_MODULES}
+    return _LOADER.replace("SOURCES", repr(sources))
 
 
 def _open_channel(env: BfclEnv, ctx: SessionContext) -> tuple[Channel, str]:
@@ -47,36 +90,48 @@ def _open_channel(env: BfclEnv, ctx: SessionContext) -> tuple[Channel, str]:
             "BENCHDOCK_PROXY_SOCKET": f"{IN_CONTAINER['proxy']}/{ctx.proxy_socket.name}",
         }
         # -S: BFCL's venv only, never whatever the host interpreter has in its own site-packages
-        argv = [IN_CONTAINER["python"] + "/bin/python3", "-S", "-u", "-c", BRIDGE_SOURCE]
+        argv = [IN_CONTAINER["python"] + "/bin/python3", "-S", "-u", "-c", bridge_program()]
         return open_container_channel(ctx.settings.sandbox_image, argv, volumes, environment), mode
     from benchdock.harnesses.sandbox.local import open_process_channel
 
     environment = {**common, "BENCHDOCK_PROXY_SOCKET": str(ctx.proxy_socket)}
-    return open_process_channel([str(env.python), "-u", "-c", BRIDGE_SOURCE], environment), mode
+    # the socket's path names the run in the process list (`ps`), children included
+    argv = [str(env.python), "-u", "-c", bridge_program(), str(ctx.proxy_socket)]
+    return open_process_channel(argv, environment), mode
 
 
 class BfclSession(HarnessSession):
     def __init__(self, env: BfclEnv, ctx: SessionContext) -> None:
         self.mode = str(ctx.run.params.get("bfcl_mode", "prompting"))
-        self.timeout_s = ctx.settings.request_timeout_s * 4
-        channel, self.sandbox_kind = _open_channel(env, ctx)
-        init = {"model": ctx.run.model, "mode": self.mode, "threads": ctx.threads,
-                "temperature": float(ctx.run.params.get("temperature", 0.0))}
+        self.timeout_s = ctx.settings.request_timeout_s * 4  # one entry's whole conversation
+        self.init = {"model": ctx.run.model, "mode": self.mode, "threads": ctx.threads,
+                     "temperature": float(ctx.run.params.get("temperature", 0.0)),
+                     "limits": {"cpu_s": ENTRY_CPU_S, "judge_s": JUDGE_WALL_S,
+                                "mem_bytes": ENTRY_MEM_BYTES, "max_output": ENTRY_MAX_OUTPUT}}
+        self.env, self.ctx = env, ctx
+        self.rpc = SupervisedRpc(self._start)
+
+    def _start(self) -> RpcChannel:
+        channel, self.sandbox_kind = _open_channel(self.env, self.ctx)
         try:
-            self.rpc = RpcChannel(channel, init, START_TIMEOUT_S)
+            return RpcChannel(channel, self.init, START_TIMEOUT_S)
         except SandboxError as exc:
             raise SandboxError(
                 f"BFCL's harness did not start in the {self.sandbox_kind} sandbox: {exc}") from exc
 
     async def solve(self, task: Task, tag: str) -> SampleOutcome:
         category = category_of(task.id)
+        extra: dict[str, Any] = {"category": category, "mode": self.mode}
         try:
-            reply = await self.rpc.acall("solve", self.timeout_s, category=category,
-                                         entry_id=task.id, tag=tag)
-        except TimeoutError:
+            reply = await self.rpc.call(
+                "solve", self.timeout_s + JUDGE_WALL_S + HANG_GRACE_S, category=category,
+                entry_id=task.id, tag=tag, wall_s=self.timeout_s)
+        except HarnessLost as exc:
+            extra["harness_restarts"] = len(self.rpc.restarts)
             return SampleOutcome(
-                completion="", verdict="timeout", extra={"category": category, "mode": self.mode},
-                detail=f"BFCL's harness gave no answer for {task.id} within {self.timeout_s:.0f}s")
+                completion="", verdict="timeout" if exc.hung else "error", extra=extra,
+                detail=(f"BFCL's harness failed twice on {task.id}, the second time with no "
+                        f"other entry in flight ({exc}); it was restarted and the run went on"))
         return outcome(category, self.mode, reply)
 
     async def summarise(self, samples: list[Sample]) -> dict[str, Any]:
@@ -90,10 +145,16 @@ class BfclSession(HarnessSession):
             per_category[cat] = {"accuracy": sum(oks) / len(oks), "ci95": [lo, hi],
                                  "n": len(oks), "correct": sum(oks)}
         out: dict[str, Any] = {"mode": self.mode, "per_category": per_category}
+        if self.rpc.restarts:
+            out["harness_restarts"] = self.rpc.restarts
         if per_category:
             table = {c: {"accuracy": v["accuracy"], "total_count": v["n"]}
                      for c, v in per_category.items()}
-            reply = await self.rpc.acall("overall", 120.0, per_category=table)
+            try:
+                reply = await self.rpc.call("overall", 120.0, per_category=table)
+            except HarnessLost as exc:
+                raise SandboxError(f"BFCL's harness failed computing its overall figure: "
+                                   f"{exc}") from exc
             out["overall"] = bfcl_overall(reply.get("tables", {}))
         return {"bfcl": out}
 
@@ -106,23 +167,49 @@ def outcome(category: str, mode: str, reply: dict[str, Any]) -> SampleOutcome:
     extra: dict[str, Any] = {"category": category, "mode": mode}
     if "error" in reply:  # the bridge could not find the entry
         return SampleOutcome(completion="", verdict="error", detail=reply["error"], extra=extra)
+    if "entry_error" in reply or "entry_timeout" in reply:  # its process died, hung, flooded
+        result = reply.get("result")
+        extra["traceback"] = reply.get("traceback")
+        timed_out = "entry_timeout" in reply
+        return SampleOutcome(
+            completion="" if result is None else _text(result),
+            verdict="timeout" if timed_out else "error", extra=extra,
+            detail=str(reply["entry_timeout" if timed_out else "entry_error"]))
     if "inference_error" in reply:
         extra["traceback"] = reply.get("traceback")
         return SampleOutcome(
             completion=f"Error during inference: {reply['inference_error']}", verdict="error",
             detail=f"inference failed (BFCL counts this as wrong): {reply['inference_error']}",
             extra=extra)
-    result = reply.get("result")
-    completion = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
+    completion = _text(reply.get("result"))
     judged = reply.get("judged", {})
     extra.update(decoded=reply.get("decoded"), steps=reply.get("steps"))
     code = json.dumps(reply.get("decoded"), ensure_ascii=False, default=str)
-    if judged.get("valid"):
-        return SampleOutcome(completion=completion, code=code, verdict="pass", extra=extra)
+    # each decoding of the answer (BFCL's loop, its checker, our record) meets the same call
+    refused = list({(r.get("call"), r.get("reason")): r
+                    for r in reply.get("refused") or []}.values())
+    note = None
+    if refused:
+        extra["refused_calls"] = refused[:20]
+        if any(r.get("by") == "ground truth" for r in refused):  # never seen: a bug of ours
+            return SampleOutcome(
+                completion=completion, code=code, verdict="error", extra=extra,
+                detail="benchdock refused one of BFCL's own ground-truth calls, so this "
+                       f"verdict cannot be trusted: {refused[0].get('reason')}")
+        # BFCL's verdict stands: a refused call failed, as any failing call does
+        note = (f"benchdock refused to evaluate {len(refused)} of the model's calls, e.g. "
+                f"{str(refused[0].get('call', ''))[:120]!r}: {refused[0].get('reason')}")
+    if judged.get("valid") is True:
+        return SampleOutcome(completion=completion, code=code, verdict="pass", extra=extra,
+                             detail=note)
     extra.update(error_type=judged.get("error_type"), possible_answer=judged.get("possible_answer"))
-    detail = f"{judged.get('error_type')}: {judged.get('error')}"
+    detail = f"{judged.get('error_type')}: {judged.get('error')}" + (f" ({note})" if note else "")
     return SampleOutcome(completion=completion, code=code, verdict="fail", detail=detail,
                          extra=extra)
+
+
+def _text(result: Any) -> str:
+    return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
 
 
 def _pct(value: str | None) -> float | None:
