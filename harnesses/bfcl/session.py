@@ -92,12 +92,17 @@ def _open_channel(env: BfclEnv, ctx: SessionContext) -> tuple[Channel, str]:
         # -S: BFCL's venv only, never whatever the host interpreter has in its own site-packages
         argv = [IN_CONTAINER["python"] + "/bin/python3", "-S", "-u", "-c", bridge_program()]
         return open_container_channel(ctx.settings.sandbox_image, argv, volumes, environment), mode
-    from benchdock.harnesses.sandbox.local import open_process_channel
+    from benchdock.harnesses.sandbox.local import local_isolation, open_process_channel
 
     environment = {**common, "BENCHDOCK_PROXY_SOCKET": str(ctx.proxy_socket)}
+    if local_isolation()[0]:  # bubblewrap's /tmp is the sandbox's own
+        environment.update(HOME="/tmp", BFCL_PROJECT_ROOT="/tmp/bfcl")
     # the socket's path names the run in the process list (`ps`), children included
     argv = [str(env.python), "-u", "-c", bridge_program(), str(ctx.proxy_socket)]
-    return open_process_channel(argv, environment), mode
+    # under bubblewrap: BFCL's venv and its interpreter read-only, the socket's directory
+    # the only writable host path
+    return open_process_channel(argv, environment, writable=[str(sock_dir)],
+                                readable=[str(env.root), str(env.base_prefix)]), mode
 
 
 class BfclSession(HarnessSession):
@@ -113,6 +118,14 @@ class BfclSession(HarnessSession):
 
     def _start(self) -> RpcChannel:
         channel, self.sandbox_kind = _open_channel(self.env, self.ctx)
+        if self.sandbox_kind == "docker":
+            self.isolation = (f"docker ({self.ctx.settings.sandbox_image}): no network, "
+                              "read-only root, user 65534, no capabilities, 4g memory, 2 CPUs, "
+                              "512 processes; each entry in a forked process with its own limits")
+        else:
+            from benchdock.harnesses.sandbox.local import local_isolation
+
+            self.isolation = local_isolation()[1] + "; each entry in a forked process"
         try:
             return RpcChannel(channel, self.init, START_TIMEOUT_S)
         except SandboxError as exc:
