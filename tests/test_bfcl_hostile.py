@@ -221,9 +221,26 @@ def bridge_pid_or_container(ex: RunExecutor) -> Callable[[int], None]:
     """A way to signal the run's current bridge process from outside it."""
     assert isinstance(ex.session, BfclSession)
     ch: Any = ex.session.rpc.rpc.channel
-    if hasattr(ch, "proc"):
-        return lambda sig: os.kill(ch.proc.pid, sig)
+    if hasattr(ch, "proc"):  # under bubblewrap the bridge is a descendant of bwrap
+        return lambda sig: [os.kill(pid, sig) for pid in (ch.proc.pid, *descendants(ch.proc.pid))]
     return lambda sig: ch.container.kill(signal=signal.Signals(sig).name)
+
+
+def descendants(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()
+            parents[int(entry)] = int(stat[1])
+        except (ValueError, OSError, IndexError):
+            continue
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        out += kids
+        todo += kids
+    return out
 
 
 @pytest.mark.parametrize("how", ["dies", "hangs"])
