@@ -1,0 +1,89 @@
+"""One call across the pipe, seen from the judge: what came back, or why nothing usable did.
+
+Every way a worker can misbehave ends as an `Outcome` of its own kind, with a reason a
+person can act on; the harness-specific judges turn those into verdicts.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import codec, frames
+from .worker import VALUE_CAP
+
+HEADER_CAP = 4096
+
+
+@dataclass
+class Outcome:
+    kind: str  # value | raised | died | late | too_large | garbled | not_plain
+    value: Any = None
+    text: str = ""
+    elapsed: float = 0.0
+    opaque: list[str] = field(default_factory=list)
+
+
+def not_plain_reason(type_name: str) -> str:
+    return (f"returned a {type_name} object, which is not plain data; an object that "
+            "defines its own comparison cannot be judged")
+
+
+def _numpy() -> Any:
+    return sys.modules.get("numpy")
+
+
+def _decode(raw: bytes) -> tuple[Any, list[str]]:
+    try:
+        return codec.decode(raw, _numpy())
+    except codec.Garbled as exc:
+        if "numpy" not in str(exc) or _numpy() is not None:
+            raise
+    import numpy  # the program returned numpy values: judge them with numpy itself
+
+    return codec.decode(raw, numpy)
+
+
+def exchange(w: frames.WorkerHandle, request: str, header_deadline: float,
+             body_deadline: float) -> Outcome:
+    """Send one request; read the header ("done"/"raise") by `header_deadline` and the
+    value by `body_deadline`."""
+    try:
+        w.send(request.encode("ascii"), header_deadline)
+        head, _ = codec.decode(w.recv(header_deadline, HEADER_CAP))
+        if type(head) is not list or not head or type(head[0]) is not str:
+            raise codec.Garbled("a reply must be a list")
+        if head[0] in ("ok", "ready"):
+            return Outcome(head[0])
+        if head[0] == "raise" and len(head) == 4:
+            return Outcome("raised", text=f"{str(head[1])[:100]}: {str(head[2])[:500]}",
+                           elapsed=_num(head[3]))
+        if head[0] != "done" or len(head) != 2:
+            raise codec.Garbled(f"unexpected reply {str(head[0])[:40]!r}")
+        elapsed = _num(head[1])
+        body, opaque = _decode(w.recv(body_deadline, VALUE_CAP + 64))
+        if type(body) is not list or len(body) != 2:
+            raise codec.Garbled("a value reply must be [kind, value]")
+        if body[0] == "unencodable":
+            kind = "too_large" if str(body[1]) == "too large" else "not_plain"
+            return Outcome(kind, text=str(body[1])[:300], elapsed=elapsed)
+        if body[0] != "value":
+            raise codec.Garbled(f"unexpected reply {str(body[0])[:40]!r}")
+        if opaque:
+            return Outcome("not_plain", body[1], not_plain_reason(opaque[0]), elapsed, opaque)
+        return Outcome("value", body[1], elapsed=elapsed)
+    except frames.Late:
+        return Outcome("late")
+    except frames.Closed:
+        return Outcome("died", text=w.how_it_ended())
+    except frames.TooLarge as exc:
+        return Outcome("too_large", text=f"{exc.size} bytes")
+    except codec.Garbled as exc:
+        return Outcome("garbled", text=str(exc)[:300])
+
+
+def _num(v: Any) -> float:
+    if type(v) not in (int, float):
+        raise codec.Garbled("a time must be a number")
+    return float(v)
