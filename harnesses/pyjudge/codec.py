@@ -59,7 +59,7 @@ class Opaque:
 def _qualname(x: object) -> str:
     t = type(x)
     mod = type.__dict__["__module__"].__get__(t)
-    name = type.__dict__["__qualname__"].__get__(t)
+    name = type.__dict__["__name__"].__get__(t)
     return str(name) if mod in ("builtins", "__main__", None) else f"{mod}.{name}"
 
 
@@ -164,13 +164,14 @@ class Encoder:
         if t is collections.deque:
             maxlen = collections.deque.__dict__["maxlen"].__get__(x)
             return {"Q": [maxlen, self._seq(collections.deque.__iter__(x), d)]}
-        fractions, decimal = sys.modules.get("fractions"), sys.modules.get("decimal")
+        fractions: Any = sys.modules.get("fractions")
+        decimal: Any = sys.modules.get("decimal")
         if fractions is not None and t is fractions.Fraction:
             return {"F": [self._int(x._numerator), self._int(x._denominator)]}
         if decimal is not None and t is decimal.Decimal:
-            s = decimal.Decimal.__str__(x)
-            self._spend(len(s) + 8)
-            return {"M": s}
+            text = str(x)  # the exact type: nothing overridden
+            self._spend(len(text) + 8)
+            return {"M": text}
         if t is type({}.keys()):
             return {"s": self._seq(x, d)}
         return self._subclass(x, d)
@@ -205,7 +206,8 @@ class Encoder:
             return {"b": self._bytes(bytes.__getitem__(x, slice(None)))}
         if isinstance(x, bytearray):
             return {"y": self._bytes(bytes(bytearray.__getitem__(x, slice(None))))}
-        fractions, decimal = sys.modules.get("fractions"), sys.modules.get("decimal")
+        fractions: Any = sys.modules.get("fractions")
+        decimal: Any = sys.modules.get("decimal")
         if fractions is not None and isinstance(x, fractions.Fraction):
             try:
                 num, den = int.__int__(x._numerator), int.__int__(x._denominator)

@@ -64,22 +64,19 @@ class Part:
         inp = self.inputs[i]
         exact_match = out == exp
         if self.dataset == "mbpp":
-            if "are_equivalent" == entry_point:  # Mbpp/164 special oracle
+            if entry_point == "are_equivalent":  # Mbpp/164 special oracle
                 exact_match = exact_match or True
-            elif "sum_div" == entry_point:  # Mbpp/295 special oracle
+            elif entry_point == "sum_div":  # Mbpp/295 special oracle
                 exact_match = exact_match or out == 0
-            elif "surface_Area" == entry_point:  # Mbpp/581 special oracle
+            elif entry_point == "surface_Area":  # Mbpp/581 special oracle
                 exact_match = exact_match or abs(out - ev._surface_Area(*inp)) <= atol
-            elif "digit_distance_nums" == entry_point:  # Mbpp/558 special oracle
+            elif entry_point == "digit_distance_nums":  # Mbpp/558 special oracle
                 exact_match = exact_match or out == ev._digit_distance_nums(*inp)
             elif entry_point in ev.MBPP_OUTPUT_SET_EQ_TASKS:
                 exact_match = set(out) == set(exp)
             elif entry_point in ev.MBPP_OUTPUT_NOT_NONE_TASKS:
-                if isinstance(out, bool):
-                    exact_match = out == exp
-                else:
-                    exact_match = exp == (out is not None)
-        if self.dataset == "humaneval" and "find_zero" == entry_point:
+                exact_match = out == exp if isinstance(out, bool) else exp == (out is not None)
+        if self.dataset == "humaneval" and entry_point == "find_zero":
             assert abs(ev._poly(*inp, out)) <= atol
             return False
         if atol == 0 and ev.is_floats(exp):

@@ -22,7 +22,6 @@ from typing import Any
 
 from . import codec, frames, rpc
 
-
 IMPORT = re.compile(r"^\s*(?:import\s+([\w., ]+)|from\s+(\w[\w.]*)\s+import\b)", re.M)
 
 
