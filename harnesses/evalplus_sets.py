@@ -16,6 +16,7 @@ import contextlib
 import json
 import sys
 import threading
+import weakref
 from collections import OrderedDict
 from functools import cached_property
 from importlib import metadata, resources
@@ -72,7 +73,8 @@ class EvalPlusSet(EvalPlusChatCodegen, Benchmark):
     def __init__(self) -> None:
         self._expected: dict[str, Any] | None = None
         self._encoded: OrderedDict[str, dict[str, tuple[str, str, list[int]]]] = OrderedDict()
-        self._times: dict[tuple[int, str], dict[str, list[float]]] = {}
+        self._times: weakref.WeakKeyDictionary[Sandbox, dict[str, dict[str, list[float]]]] = (
+            weakref.WeakKeyDictionary())
         self._lock = threading.Lock()
 
     @property
@@ -137,12 +139,15 @@ class EvalPlusSet(EvalPlusChatCodegen, Benchmark):
         ensure_lib(sandbox, "evalplus+pyjudge", {**files, **judge_files()})
 
     def _ref_times(self, sandbox: Sandbox, tasks: list[Task]) -> dict[str, dict[str, list[float]]]:
-        missing = [t for t in tasks if (id(sandbox), t.id) not in self._times]
+        """The canonical solutions' times in this sandbox (measured once, then cached)."""
+        with self._lock:
+            known = self._times.setdefault(sandbox, {})
+            missing = [t for t in tasks if t.id not in known]
         if missing:
             got = sandbox_times(sandbox, self.dataset_hash(), missing, self.expected_outputs())
             with self._lock:
-                self._times.update({(id(sandbox), tid): tm for tid, tm in got.items()})
-        return {t.id: self._times[(id(sandbox), t.id)] for t in tasks}
+                known.update(got)
+        return {t.id: known[t.id] for t in tasks}
 
     def _encoded_task(self, task: Task) -> dict[str, tuple[str, str, list[int]]]:
         """Per part: inputs and expected outputs as plain data (the slow part of a payload,

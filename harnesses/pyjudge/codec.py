@@ -22,7 +22,10 @@ import collections
 import json
 import re
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing itself is slow to import, and the judge starts per sample
+if TYPE_CHECKING:
+    from typing import Any
 
 # base64, decimal and fractions are imported when needed: the judge starts for every sample
 

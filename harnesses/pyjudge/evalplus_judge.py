@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import importlib
 import time
-from typing import Any
 
 from . import codec, frames, rpc
+
+TYPE_CHECKING = False  # typing itself is slow to import, and the judge starts per sample
+if TYPE_CHECKING:
+    from typing import Any
 
 GRACE_S = 1.0  # the judge's own per-input backstop, over the worker's alarm
 INPUTS_S = 120.0  # for the worker to receive the inputs (before any code runs)

@@ -9,7 +9,9 @@ never a pass: the job's exit status and output are not evidence.
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 import secrets
 import threading
 import weakref
@@ -26,6 +28,7 @@ BOOT = ("import os,sys;sys.path[:0]=[p for p in os.environ.get('PYTHONPATH','').
         " if p];from pyjudge.judge import main;main(sys.argv[1])")
 PAYLOAD_BUDGET = 1 << 34
 
+log = logging.getLogger("benchdock.judge")
 _installed: weakref.WeakKeyDictionary[Sandbox, set[str]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
@@ -35,13 +38,42 @@ def judge_files() -> dict[str, bytes]:
     return {f"pyjudge/{m}": pkg.joinpath(m).read_bytes() for m in MODULES}
 
 
+# Compiles lib modules with the sandbox's own Python into unchecked-hash .pyc files (PEP 552),
+# printed as JSON: the runner rewrites the lib before every job and bytecode is not written
+# there, so without these every judge would compile its modules from source, every sample.
+COMPILE = r"""
+import base64, importlib.util, json, os, py_compile, sys, tempfile
+lib = os.environ["PYTHONPATH"].split(os.pathsep)[0]
+out = {}
+for rel in json.load(sys.stdin):
+    src = os.path.join(lib, rel)
+    pyc = os.path.relpath(importlib.util.cache_from_source(src), lib)
+    tmp = os.path.join(tempfile.mkdtemp(), "m.pyc")
+    py_compile.compile(src, cfile=tmp, dfile=src, doraise=True,
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    out[pyc] = base64.b64encode(open(tmp, "rb").read()).decode()
+print(json.dumps(out))
+"""
+
+
 def ensure_lib(sandbox: Sandbox, name: str, files: dict[str, bytes]) -> None:
-    """Install `files` (once per sandbox, under the label `name`) on its runners' path."""
+    """Install `files` (once per sandbox, under the label `name`) on its runners' path,
+    with their bytecode compiled by the sandbox's Python (best effort: without it the
+    modules still import, from source)."""
     with _lock:
         done = _installed.setdefault(sandbox, set())
         if name in done:
             return
         sandbox.install_lib(files)
+        sources = sorted(f for f in files if f.endswith(".py"))
+        res = sandbox.execute({}, ["python3", "-I", "-c", COMPILE], 120,
+                              stdin=json.dumps(sources), max_output=16 << 20)
+        try:
+            compiled = json.loads(res.stdout)
+            sandbox.install_lib({k: base64.b64decode(v) for k, v in compiled.items()})
+        except (ValueError, TypeError, AttributeError):
+            log.warning("could not precompile the judge's modules in the %s sandbox: %s",
+                        sandbox.kind, res.stderr[-500:])
         done.add(name)
 
 

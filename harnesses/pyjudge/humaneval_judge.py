@@ -18,9 +18,12 @@ import re
 import sys
 import time
 import types
-from typing import Any
 
 from . import codec, frames, rpc
+
+TYPE_CHECKING = False  # typing itself is slow to import, and the judge starts per sample
+if TYPE_CHECKING:
+    from typing import Any
 
 IMPORT = re.compile(r"^\s*(?:import\s+([\w., ]+)|from\s+(\w[\w.]*)\s+import\b)", re.M)
 

@@ -22,9 +22,12 @@ import importlib
 import json
 import os
 import sys
-from typing import Any
 
 from . import codec, frames, worker
+
+TYPE_CHECKING = False  # typing itself is slow to import, and the judge starts per sample
+if TYPE_CHECKING:
+    from typing import Any
 
 VERDICT_FD = 3
 WORKERS = {"humaneval": 1, "evalplus": 2, "time": 0}

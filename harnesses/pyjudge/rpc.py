@@ -7,10 +7,13 @@ person can act on; the harness-specific judges turn those into verdicts.
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from . import codec, frames
 from .worker import VALUE_CAP
+
+TYPE_CHECKING = False  # typing itself is slow to import, and the judge starts per sample
+if TYPE_CHECKING:
+    from typing import Any
 
 HEADER_CAP = 4096
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import time
 from copy import deepcopy
-from typing import Any
 
 from . import frames
+
+TYPE_CHECKING = False  # typing itself is slow to import, and the judge starts per sample
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def prepare() -> None:

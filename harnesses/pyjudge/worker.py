@@ -21,9 +21,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
 
 from . import codec, frames
+
+TYPE_CHECKING = False  # typing itself is slow to import, and the judge starts per sample
+if TYPE_CHECKING:
+    from typing import Any
 
 VALUE_CAP = 32 << 20  # bytes of encoded value the judge accepts from one call
 
