@@ -109,6 +109,38 @@ def compare(theirs: dict[str, tuple[str, str]], ours: dict[str, tuple[str, str, 
             "identical_by_status": dict(same), "different_by_status": dict(diff)}
 
 
+def _bloat_job(tid: str, problem: dict[str, Any], expected: dict[str, Any]) -> tuple[str, str, str, int]:
+    from evalplus.evaluate import check_correctness
+
+    r = check_correctness("mbpp", 0, problem, problem["prompt"] + problem["canonical_solution"],
+                          expected, fast_check=True)
+    with open("/proc/self/status") as fh:
+        vm = next(int(line.split()[1]) for line in fh if line.startswith("VmSize"))
+    return tid, r["base"][0], r["plus"][0], vm // 1024
+
+
+def explain_worker_bloat() -> None:
+    """Why `evalplus.evaluate` fails some right MBPP+ answers: its pool worker unpickles each
+    task's expected outputs; after Mbpp/255's (~1.5 GB) its address space stays over 4 GB,
+    so every child it forks afterwards starts above EvalPlus's 4 GB RLIMIT_AS and fails on
+    any input that needs memory. Mbpp/392's canonical solution, alone, then after Mbpp/255
+    in the same worker:"""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from evalplus.data import get_mbpp_plus, get_mbpp_plus_hash
+    from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS
+    from evalplus.evaluate import get_groundtruth
+
+    problems = get_mbpp_plus()
+    expected = get_groundtruth(problems, get_mbpp_plus_hash(), MBPP_OUTPUT_NOT_NONE_TASKS)
+    order = ["Mbpp/392", "Mbpp/255", "Mbpp/392"]
+    print(explain_worker_bloat.__doc__)
+    with ProcessPoolExecutor(1) as pool:  # one worker, as evaluate() has per task
+        for tid, base, plus, vm_mb in pool.map(_bloat_job, order, [problems[t] for t in order],
+                                               [expected[t] for t in order]):
+            print(f"   {tid}: base {base}, plus {plus}; the worker's address space after: {vm_mb} MB")
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--sets", nargs="+", default=["humaneval", "mbpp"], choices=list(FILES))
@@ -118,10 +150,15 @@ def main() -> None:
     p.add_argument("--tasks", nargs="*", default=None, help="benchdock side: only these ids")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--image", default=os.environ.get("BENCHDOCK_SANDBOX_IMAGE", "benchdock-sandbox:1"))
+    p.add_argument("--explain-memory", action="store_true",
+                   help="only show why evalplus.evaluate fails some right MBPP+ answers")
     args = p.parse_args()
     for ds in args.sets:  # evalplus reads these when evalplus.data is first imported
         var, name = FILES[ds]
         os.environ[var] = str(DATA / name)
+    if args.explain_memory:
+        explain_worker_bloat()
+        return
     out_dir = args.out or Path(tempfile.mkdtemp(prefix="evalplus-parity-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     from evalplus.data import get_human_eval_plus, get_mbpp_plus

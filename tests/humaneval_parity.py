@@ -24,8 +24,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from adversarial_answers import EXIT_TRICKS  # noqa: E402
-from evalplus_parity import mutate  # noqa: E402
+from adversarial_answers import EXIT_TRICKS
+from evalplus_parity import mutate
 
 
 def model_answers(endpoint: str, model: str, bench: Any, tasks: list[Any], cache: Path) -> dict[str, str]:
