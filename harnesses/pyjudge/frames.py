@@ -42,10 +42,10 @@ def write_frame(fd: int, data: bytes, deadline: float | None = None,
                 alive: Callable[[], bool] | None = None) -> None:
     view = memoryview(HEADER.pack(len(data)) + data)
     while view:
-        _wait(fd, deadline, alive, write=True)
         try:
             n = os.write(fd, view[:CHUNK])
         except BlockingIOError:
+            _wait(fd, deadline, alive, write=True)
             continue
         except (BrokenPipeError, ConnectionResetError):
             raise Closed from None
@@ -64,14 +64,16 @@ def _read_exact(fd: int, n: int, deadline: float | None,
                 alive: Callable[[], bool] | None) -> bytes:
     buf = bytearray()
     while len(buf) < n:
-        _wait(fd, deadline, alive, write=False)
         try:
             chunk = os.read(fd, min(CHUNK, n - len(buf)))
         except BlockingIOError:
+            _wait(fd, deadline, alive, write=False)
             continue
         if not chunk:
             raise Closed
         buf += chunk
+        if deadline is not None and len(buf) < n and time.monotonic() > deadline:
+            raise Late  # a peer that trickles bytes does not stretch the deadline
     return bytes(buf)
 
 

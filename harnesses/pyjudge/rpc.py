@@ -57,7 +57,7 @@ def exchange(w: frames.WorkerHandle, request: str, header_deadline: float,
     value by `body_deadline`."""
     try:
         w.send(request.encode("ascii"), header_deadline)
-        head, _ = codec.decode(w.recv(header_deadline, HEADER_CAP))
+        head, opaque = _decode(w.recv(header_deadline, HEADER_CAP))
         if type(head) is not list or not head or type(head[0]) is not str:
             raise codec.Garbled("a reply must be a list")
         if head[0] in ("ok", "ready"):
@@ -65,10 +65,13 @@ def exchange(w: frames.WorkerHandle, request: str, header_deadline: float,
         if head[0] == "raise" and len(head) == 4:
             return Outcome("raised", text=f"{str(head[1])[:100]}: {str(head[2])[:500]}",
                            elapsed=_num(head[3]))
-        if head[0] != "done" or len(head) != 2:
+        if head[0] != "done" or len(head) not in (2, 3):
             raise codec.Garbled(f"unexpected reply {str(head[0])[:40]!r}")
         elapsed = _num(head[1])
-        body, opaque = _decode(w.recv(body_deadline, VALUE_CAP + 64))
+        if len(head) == 3:  # the value came with the header
+            body = ["value", head[2]]
+        else:
+            body, opaque = _decode(w.recv(body_deadline, VALUE_CAP + 64))
         if type(body) is not list or len(body) != 2:
             raise codec.Garbled("a value reply must be [kind, value]")
         if body[0] == "unencodable":

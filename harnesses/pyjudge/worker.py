@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 VALUE_CAP = 32 << 20  # bytes of encoded value the judge accepts from one call
+SMALL_VALUE = 64 << 10  # a value up to this size travels in the reply's header
 
 
 def drop_privileges() -> None:
@@ -128,8 +129,16 @@ class Worker:
         except BaseException as exc:
             self.reply(["raise", *_describe(exc), time.perf_counter() - t0])
             return
-        self.reply(["done", time.perf_counter() - t0])
+        elapsed = time.perf_counter() - t0
         self.last = out  # kept until the next call, as EvalPlus's loop keeps `out`
+        try:  # a small value goes with the header: one message instead of two
+            small = codec.encode(out, SMALL_VALUE)
+        except BaseException:
+            small = None
+        if small is not None:
+            self.reply(f'["done",{elapsed!r},{small}]')
+            return
+        self.reply(["done", elapsed])
         try:
             body = codec.encode(out, VALUE_CAP)
         except codec.NotPlainData as exc:
