@@ -9,13 +9,13 @@ from __future__ import annotations
 import sys
 
 from . import codec, frames
-from .worker import VALUE_CAP
+from .worker import SMALL_VALUE, VALUE_CAP
 
 TYPE_CHECKING = False  # typing itself is slow to import, and the judge starts per sample
 if TYPE_CHECKING:
     from typing import Any
 
-HEADER_CAP = 4096
+HEADER_CAP = SMALL_VALUE + 4096  # a small value travels in the header
 
 
 class Outcome:
