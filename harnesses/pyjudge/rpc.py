@@ -75,9 +75,11 @@ def exchange(w: frames.WorkerHandle, request: str, header_deadline: float,
         if type(body) is not list or len(body) != 2:
             raise codec.Garbled("a value reply must be [kind, value]")
         if body[0] == "unencodable":
-            kind = "too_large" if str(body[1]) == "too large" else "not_plain"
+            if str(body[1]) == "too large":
+                return Outcome("too_large", text=f"over {VALUE_CAP >> 20} MiB as plain data",
+                               elapsed=elapsed)
             text = f"returned a value that cannot be sent as plain data: {str(body[1])[:300]}"
-            return Outcome(kind, text=text, elapsed=elapsed)
+            return Outcome("not_plain", text=text, elapsed=elapsed)
         if body[0] != "value":
             raise codec.Garbled(f"unexpected reply {str(body[0])[:40]!r}")
         if opaque:
