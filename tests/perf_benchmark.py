@@ -77,6 +77,7 @@ def sandbox_canonical(workers: int) -> float:
     tasks = bench.tasks()
     codes = [bench.extract(t, bench.reference(t)) for t in tasks]
     with open_sandbox("docker", os.environ.get("BENCHDOCK_SANDBOX_IMAGE", "benchdock-sandbox:1"), workers) as sb:
+        bench.prepare(sb, tasks)  # the judge's modules into the sandbox (once per run)
         t0 = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
             verdicts = list(pool.map(lambda tc: bench.score(tc[0], tc[1], sb).verdict, zip(tasks, codes, strict=True)))
