@@ -107,9 +107,10 @@ class RpcChannel:
 
     def _next(self, timeout: float) -> dict[str, Any]:
         while True:
-            msg = self.channel.read(timeout)
-            if isinstance(msg, dict):
-                return msg
+            try:
+                return self.channel.read(timeout)
+            except ValueError:  # a line that is not a reply: the harness's own chatter
+                continue
 
     def _dispatch(self) -> None:
         while True:

@@ -61,7 +61,9 @@ class Channel(ABC):
             raise TimeoutError(f"runner gave no answer within {timeout:.0f}s") from None
         if line is None:
             raise SandboxError("the sandbox runner exited unexpectedly")
-        reply: dict[str, object] = json.loads(line)
+        reply = json.loads(line)
+        if not isinstance(reply, dict):
+            raise ValueError(f"not a JSON object: {line[:100]!r}")
         return reply
 
 
@@ -139,12 +141,20 @@ class Sandbox(ABC):
         t0 = time.monotonic()
         try:
             reply = ch.request(job, timeout_s + GRACE_S)
-        except (TimeoutError, SandboxError, OSError) as exc:
+            if reply.get("id") != job["id"]:  # only the runner writes this stream
+                raise SandboxError(f"a reply that is not the runner's (id {reply.get('id')!r})")
+            result = None if "runner_error" in reply else ExecResult.model_validate(reply)
+        except (TimeoutError, SandboxError, OSError, ValueError) as exc:
             self._replace(ch, exc)
             hung = isinstance(exc, TimeoutError)
-            why = (f"the {self.kind} sandbox's runner hung during this job ({exc})" if hung else
-                   f"the {self.kind} sandbox's runner died during this job ({exc}): the code "
-                   "killed it or exhausted the sandbox")
+            if hung:
+                why = f"the {self.kind} sandbox's runner hung during this job ({exc})"
+            elif isinstance(exc, ValueError):
+                why = (f"the {self.kind} sandbox's runner stream carried something that is not "
+                       f"the runner's reply ({type(exc).__name__}: {str(exc)[:200]})")
+            else:
+                why = (f"the {self.kind} sandbox's runner died during this job ({exc}): the "
+                       "code killed it or exhausted the sandbox")
             return ExecResult(exit_code=None, stdout="", stderr="", timed_out=hung,
                               duration_s=time.monotonic() - t0, truncated=False,
                               fault=why + "; a fresh sandbox replaced it")
@@ -155,7 +165,8 @@ class Sandbox(ABC):
             self._replace(ch, SandboxError(str(reply["recycle"])))
         else:
             self._free.put(ch)
-        return ExecResult.model_validate(reply)
+        assert result is not None
+        return result
 
     def _replace(self, ch: Channel, exc: BaseException) -> None:
         """Throw a runner away and put a fresh one in the pool (SandboxError if impossible)."""

@@ -326,7 +326,13 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         if left <= 0:
             timed_out = True
             break
-        _pump(sel, min(left, 0.05))
+        if sel.get_map():
+            _pump(sel, min(left, 0.05))
+        else:  # every pipe is closed: wait for the process itself, not for a select
+            try:
+                proc.wait(timeout=min(left, 0.05))
+            except subprocess.TimeoutExpired:
+                pass
     dur = time.monotonic() - t0
     try:
         os.killpg(proc.pid, signal.SIGKILL)
