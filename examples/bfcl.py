@@ -31,7 +31,7 @@ async def run_one(c: Client, model: str, benchmark: str, limit: int | None,
         args["mode"] = mode
     queued = (await c.call_tool("run_benchmark", args)).structured_content or {}
     print(f"run {queued['run_id']}: {model} on {benchmark}, {queued['total']} questions, "
-          f"{queued['mode']} mode ({queued['mode_reason']})")
+          f"{queued['options']['mode']} mode ({queued['options_reason']})")
 
     async def progress(done: float, total: float | None, message: str | None) -> None:
         print(f"\r  {message}", end="", flush=True)

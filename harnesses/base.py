@@ -1,24 +1,40 @@
-"""What a benchmark is: one declaration that says its name, version, dimensions and needs,
-how to list its tasks, how to ask the model, and how to judge the answer.
+"""What a benchmark is: one declaration that says everything benchdock needs to offer it.
 
-Adding a benchmark means writing one subclass and listing it in `registry`; nothing else
-changes. Every benchmark passes the same contract test: its reference answer scores
-`pass`, a wrong answer does not.
+Its id, title, version and dataset; its options (a typed model with its own validation and
+descriptions, e.g. BFCL's `mode`); what it needs on this machine (an image, a managed venv,
+data) and whether that is there; its per-benchmark run defaults; how a run executes (the
+chat pipeline, where benchdock asks and scores, or a reference harness's session); the
+figures it adds to pass@k and how they render as tables; and its dimension rows.
+
+Tools, CLI, service, views, evidence and report read these declarations and name no
+benchmark. A benchmark is one package: a subclass of `Benchmark` (benchdock asks the model
+once per task and scores the code) or of `HarnessBenchmark` (`harnesses/delegated.py`: a
+reference harness asks and judges through benchdock's proxy), listed in `registry.py` or
+published by another package under the `benchdock.benchmarks` entry-point group. Every
+benchmark passes the same contract test.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from benchdock.harnesses.config import EndpointConfig, Settings
 from benchdock.harnesses.dimensions import DIMENSIONS, DimensionMetric, DimensionRow
+from benchdock.harnesses.errors import BenchdockError
 from benchdock.harnesses.sandbox import Sandbox
 
-__all__ = ["DIMENSIONS", "BenchmarkBase", "BenchmarkInfo", "DatasetUnavailable", "Task", "Verdict"]
+if TYPE_CHECKING:
+    from benchdock.harnesses.pipeline import Pipeline
+
+__all__ = ["DIMENSIONS", "Benchmark", "BenchmarkBase", "BenchmarkBrief", "BenchmarkInfo",
+           "DatasetUnavailable", "NoOptions", "Requirement", "Table", "Task", "Verdict"]
 
 VerdictName = Literal["pass", "fail", "error", "timeout"]
+DEFAULT_MAX_TOKENS = 768  # EvalPlus's chat codegen; a benchmark may declare its own
 
 
 class Task(BaseModel):
@@ -36,22 +52,92 @@ class Verdict(BaseModel):
     exec_s: float = 0.0
 
 
+class NoOptions(BaseModel):
+    """A benchmark without options refuses any."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Requirement(BaseModel):
+    """Something a benchmark needs on this machine, and how to get it."""
+
+    kind: Literal["docker", "image", "venv", "dataset", "internet", "toolchain"]
+    name: str = Field(description="What exactly, e.g. an image tag or a venv's name")
+    how: str = Field(description="How to get it, e.g. `benchdock setup bfcl`")
+    optional: bool = Field(default=False, description=(
+        "Runs without it (e.g. Docker: the local sandbox is used instead)"))
+
+
+class ImageSpec(BaseModel):
+    """A Docker image a benchmark runs in, built by `benchdock build-image --harness NAME`."""
+
+    name: str = Field(description="What `benchdock build-image --harness` calls it")
+    package: str = Field(description="The Python package holding its Dockerfile")
+    tag: str
+    expected: tuple[str, ...] = Field(default=(), description=(
+        "Toolchains the built image must record as installed, or the build fails"))
+    what: str = ""
+
+
+class SetupStep(BaseModel):
+    """Something `benchdock setup NAME` installs (a managed venv), once."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    name: str
+    what: str
+    run: Callable[[Callable[[str], None]], str] = Field(description=(
+        "Installs it (saying progress); returns where it is"))
+
+
+class Table(BaseModel):
+    """A benchmark's own figures, rendered the same way for the tool, the CLI and the report."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    note: str | None = None
+
+
+class BenchmarkBrief(BaseModel):
+    """One line of `list_benchmarks`: enough to choose, small enough for an agent's context."""
+
+    id: str = Field(description="Pass this to run_benchmark (or describe_benchmark)")
+    title: str
+    dimensions: list[str]
+    tasks: int
+    cost: str
+    ready: bool = Field(description="Whether it can run on this machine now")
+    why_not: str | None = Field(default=None, description="What is missing, and how to get it")
+    variants: list[str] | None = Field(default=None, description=(
+        "Parts runnable on their own, as `id (tasks)`; describe_benchmark tells more"))
+
+
 class BenchmarkInfo(BaseModel):
     id: str = Field(description="Pass this to run_benchmark")
     title: str
     description: str
     dimensions: list[str] = Field(description="Which of the ten capability dimensions it measures")
     task_count: int
-    needs: list[str] = Field(description="What it requires: docker (recommended), download, ...")
+    needs: list[Requirement] = Field(description="What it requires here and how to get it")
+    ready: bool
+    why_not: str | None = None
     metrics: list[str] = Field(description="Metric names get_results reports")
     cost: str = Field(description="Rough cost: requests and tokens per full run")
     version: str
+    options: dict[str, Any] = Field(description=(
+        "JSON schema of the benchmark's own options (run_benchmark's `options`; `mode` sets "
+        "the one named by main_option)"))
+    main_option: str | None = None
+    run_defaults: dict[str, Any] = Field(description=(
+        "Run settings whose default differs for this benchmark (e.g. max_tokens)"))
     dimension_map: list[DimensionRow] = Field(description=(
         "Which metric of this benchmark measures which dimension (what compare_dimensions "
         "and recommend_model use)"))
     family: str = Field(description=(
         "Benchmarks of one family share tasks (bfcl and bfcl-simple): per task, the newest "
         "run of the family counts"))
+    parts: list[str] = Field(description="Its parts (`limit` applies per part on suites)")
 
 
 class DatasetUnavailable(RuntimeError):
@@ -65,14 +151,54 @@ class BenchmarkBase(ABC):
     title: str
     description: str
     dimensions: tuple[str, ...]
-    needs: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ("pass@1",)
     nominal_tasks: int
     cost: str = ""
+    # its options: a pydantic model (validation, defaults and descriptions in one place)
+    Options: ClassVar[type[BaseModel]] = NoOptions
+    # the option `mode` (run_benchmark, `benchdock run --mode`) stands for, if any
+    main_option: ClassVar[str | None] = None
+    # run settings whose default differs here (e.g. {"max_tokens": 4096})
+    run_defaults: ClassVar[dict[str, Any]] = {}
+    # the key of its own figures in a run's metrics (beyond pass@k), if it has any
+    details_key: ClassVar[str | None] = None
     # rough per-task cost for time estimates before anything was measured on the endpoint
     requests_per_task: float = 1.0
     tokens_per_request: int = 300
     exec_s_per_task: float = 0.5
+    _settings: Settings | None = None
+
+    # --- where it runs ---------------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        """The settings it was made for (the registry binds them); the environment's else."""
+        if self._settings is None:
+            self._settings = Settings.from_env()
+        return self._settings
+
+    def bind(self, settings: Settings | None) -> BenchmarkBase:
+        if settings is not None:
+            self._settings = settings
+        return self
+
+    def requirements(self) -> list[Requirement]:
+        """What it needs here; `readiness` says which of them is missing."""
+        return []
+
+    def readiness(self) -> str | None:
+        """What is missing on this machine to run it (cheap: no download), or None."""
+        return None
+
+    def images(self) -> list[ImageSpec]:
+        """The images it runs in (`benchdock build-image --harness NAME`)."""
+        return []
+
+    def setups(self) -> list[SetupStep]:
+        """What `benchdock setup NAME` installs for it."""
+        return []
+
+    # --- what it is -------------------------------------------------------------------------
 
     @property
     def family(self) -> str:
@@ -93,10 +219,6 @@ class BenchmarkBase(ABC):
         return tuple(DimensionMetric(d, "pass@1", "share of tasks whose answer passes")
                      for d in self.dimensions)
 
-    def readiness(self) -> str | None:
-        """What is missing on this machine to run it (cheap: no download), or None."""
-        return None
-
     @property
     @abstractmethod
     def version(self) -> str: ...
@@ -112,12 +234,53 @@ class BenchmarkBase(ABC):
         """What `limit` keeps of the task ids (in order): the first N."""
         return ids[:limit]
 
+    # --- how a run is set up and executed ---------------------------------------------------
+
+    def parse_options(self, raw: dict[str, Any]) -> BaseModel:
+        """The options, validated; a bad one is an error naming it and the valid choices."""
+        try:
+            return self.Options.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg']}"
+                for e in exc.errors())
+            names = ", ".join(self.Options.model_fields) or "none"
+            raise BenchdockError(f"invalid options for {self.id}: {problems} (its options: "
+                                 f"{names})") from None
+
+    async def configure(self, endpoint: EndpointConfig, model: str,
+                        options: BaseModel) -> tuple[dict[str, Any], str | None]:
+        """Options decided when the run is queued (e.g. probing how to ask the model): the
+        options to store with the run, and why they are what they are."""
+        return options.model_dump(), None
+
+    @abstractmethod
+    def pipeline(self) -> type[Pipeline]:
+        """How a run of it executes (see `harnesses/pipeline.py`)."""
+
+    # --- its own figures -------------------------------------------------------------------
+
+    def tables(self, details: dict[str, Any], options: dict[str, Any]) -> list[Table]:
+        """Its figures beyond pass@k (`metrics[details_key]`) as tables."""
+        return []
+
+    # --- how it is listed ------------------------------------------------------------------
+
+    def brief(self) -> BenchmarkBrief:
+        why = self.readiness()
+        return BenchmarkBrief(id=self.id, title=self.title, dimensions=list(self.dimensions),
+                              tasks=self.nominal_tasks, cost=self.cost, ready=why is None,
+                              why_not=why)
+
     def info(self) -> BenchmarkInfo:
+        why = self.readiness()
         return BenchmarkInfo(
             id=self.id, title=self.title, description=self.description,
             dimensions=list(self.dimensions), task_count=self.nominal_tasks,
-            needs=list(self.needs), metrics=list(self.metrics), cost=self.cost,
-            version=self.version, family=self.family,
+            needs=self.requirements(), ready=why is None, why_not=why,
+            metrics=list(self.metrics), cost=self.cost, version=self.version,
+            options=self.Options.model_json_schema(), main_option=self.main_option,
+            run_defaults=dict(self.run_defaults), family=self.family, parts=list(self.parts),
             dimension_map=[m.row() for m in self.dimension_metrics()],
         )
 
@@ -142,3 +305,22 @@ class Benchmark(BenchmarkBase):
 
     @abstractmethod
     def score(self, task: Task, code: str, sandbox: Sandbox) -> Verdict: ...
+
+    def requirements(self) -> list[Requirement]:
+        return [Requirement(kind="docker", name=self.settings.sandbox_image, optional=True,
+                            how="benchdock build-image (else the local sandbox is used)")]
+
+    def images(self) -> list[ImageSpec]:
+        return [sandbox_image(self.settings)]
+
+    def pipeline(self) -> type[Pipeline]:
+        from benchdock.harnesses.pipeline import ChatPipeline
+
+        return ChatPipeline
+
+
+def sandbox_image(settings: Settings) -> ImageSpec:
+    """The sandbox image (Python and the few libraries checkers import), which chat-scored
+    benchmarks and BFCL run in."""
+    return ImageSpec(name="sandbox", package="benchdock.harnesses.sandbox",
+                     tag=settings.sandbox_image, what="Python for scoring code and for BFCL")

@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 SandboxMode = Literal["docker", "local", "auto"]
 DEFAULT_ENDPOINT = "http://127.0.0.1:8080/v1"
 DEFAULT_IMAGE = "benchdock-sandbox:1"
-DEFAULT_POLYGLOT_IMAGE = "benchdock-polyglot:1"  # the aider polyglot toolchains (harnesses/aider)
 
 
 def default_home(env: dict[str, str] | None = None) -> Path:
@@ -29,6 +28,13 @@ def default_envs_dir(env: dict[str, str] | None = None) -> Path:
     """Where benchdock keeps reference harnesses' own environments (BFCL's venv)."""
     env = dict(os.environ if env is None else env)
     return Path(env.get("BENCHDOCK_ENVS") or default_home(env) / "envs")
+
+
+def benchdock_variables(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Every BENCHDOCK_* variable: benchmarks read their own settings from these (through
+    `Settings.var`), so a plugin's variable needs no change here."""
+    env = dict(os.environ if env is None else env)
+    return {k: v for k, v in env.items() if k.startswith("BENCHDOCK_")}
 
 
 class ConfigError(ValueError):
@@ -58,9 +64,16 @@ class Settings(BaseModel):
     database_url: str
     sandbox: SandboxMode = "auto"
     sandbox_image: str = DEFAULT_IMAGE
-    polyglot_image: str = DEFAULT_POLYGLOT_IMAGE
     request_timeout_s: float = 600.0
     config_path: str | None = None
+    envs_dir: Path = Field(default_factory=default_envs_dir, description=(
+        "Where benchdock's own venvs live (reference harnesses', the demo's)"))
+    variables: dict[str, str] = Field(default_factory=benchdock_variables, description=(
+        "The BENCHDOCK_* variables at start-up: benchmarks' own settings"))
+
+    def var(self, name: str, default: str | None = None) -> str | None:
+        """A benchmark's own setting (e.g. BENCHDOCK_POLYGLOT_DIR); empty counts as unset."""
+        return self.variables.get(name) or default
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -79,20 +92,21 @@ class Settings(BaseModel):
             database_url=db,
             sandbox=sandbox,  # type: ignore[arg-type]
             sandbox_image=env.get("BENCHDOCK_SANDBOX_IMAGE", DEFAULT_IMAGE),
-            polyglot_image=env.get("BENCHDOCK_POLYGLOT_IMAGE", DEFAULT_POLYGLOT_IMAGE),
             config_path=env.get("BENCHDOCK_CONFIG") or None,
+            envs_dir=default_envs_dir(env),
+            variables=benchdock_variables(env),
         )
 
     def env(self) -> dict[str, str]:
         """The environment a child process (the worker) needs to see the same settings."""
         out = {
+            **self.variables,
             "BENCHDOCK_HOME": str(self.home),
             "BENCHDOCK_DATABASE_URL": self.database_url,
             "BENCHDOCK_SANDBOX": self.sandbox,
             "BENCHDOCK_SANDBOX_IMAGE": self.sandbox_image,
-            "BENCHDOCK_POLYGLOT_IMAGE": self.polyglot_image,
             "BENCHDOCK_ENDPOINTS": ",".join(e.url for e in self.endpoints),
-            "BENCHDOCK_ENVS": str(default_envs_dir()),
+            "BENCHDOCK_ENVS": str(self.envs_dir),
         }
         if self.config_path:
             out["BENCHDOCK_CONFIG"] = self.config_path

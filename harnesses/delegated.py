@@ -1,6 +1,6 @@
 """Benchmarks whose reference harness does the asking and the judging itself (BFCL's own
-handler and checker; aider later), while benchdock keeps the run: the store, caching,
-resumption, cancellation and progress.
+handler and checker, aider and its benchmark's protocol), while benchdock keeps the run: the
+store, caching, resumption, cancellation and progress.
 
 The harness runs in a process of its own (its own environment, in the sandbox), talks to
 the model only through benchdock's recording proxy, and answers one sample at a time with a
@@ -20,15 +20,18 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from benchdock.harnesses.base import BenchmarkBase, Task, VerdictName
-from benchdock.harnesses.config import EndpointConfig, Settings
+from benchdock.harnesses.config import Settings
 from benchdock.harnesses.sandbox.base import Channel, SandboxError
 from benchdock.store.models import Run, Sample
+
+if TYPE_CHECKING:
+    from benchdock.harnesses.pipeline import Pipeline
 
 log = logging.getLogger("benchdock.delegated")
 
@@ -60,23 +63,29 @@ class HarnessSession:
     async def solve(self, task: Task, tag: str) -> SampleOutcome: ...
 
     async def summarise(self, samples: list[Sample]) -> dict[str, Any]:
-        """Metrics beyond pass@1 (per category, the harness's own aggregate)."""
+        """The benchmark's own figures beyond pass@1 (per category, the harness's own
+        aggregate), stored under the benchmark's `details_key`."""
         return {}
 
     @abstractmethod
     def close(self) -> None: ...
 
 
-class DelegatedBenchmark(BenchmarkBase):
+class HarnessBenchmark(BenchmarkBase):
+    """A benchmark whose reference harness asks the model (through benchdock's proxy) and
+    judges the answers, in a session of its own for the run."""
+
     @abstractmethod
     def open_session(self, ctx: SessionContext) -> HarnessSession:
         """Start the harness (blocking; called in a thread)."""
 
-    async def configure(self, endpoint: EndpointConfig, model: str,
-                        options: dict[str, Any]) -> dict[str, Any]:
-        """Run settings decided when the run is queued (e.g. how to ask the model); they
-        are stored with the run's params."""
-        return {}
+    def pipeline(self) -> type[Pipeline]:
+        from benchdock.harnesses.pipeline import HarnessPipeline
+
+        return HarnessPipeline
+
+
+DelegatedBenchmark = HarnessBenchmark  # the name it had before
 
 
 class HarnessExited(SandboxError):

@@ -15,9 +15,10 @@ from typing import Any
 
 import anyio
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from benchdock.harnesses.config import EndpointConfig
+from benchdock.harnesses.runspec import MaxTokens, Seed, Temperature, TopP
 
 log = logging.getLogger("benchdock.llm")
 RETRIES = 3
@@ -37,12 +38,14 @@ class EmptyStream(EndpointError):
 
 
 class SamplingParams(BaseModel):
-    """Defaults reproduce EvalPlus's chat codegen: greedy, top_p 0.95, 768 new tokens."""
+    """What a run's requests carry, resolved (the benchmark's default max_tokens applied);
+    the types are the run settings' own (`runspec.py`). Defaults reproduce EvalPlus's chat
+    codegen: greedy, top_p 0.95, 768 new tokens."""
 
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
-    max_tokens: int = Field(default=768, ge=1, le=262144)
-    seed: int | None = None
+    temperature: Temperature = 0.0
+    top_p: TopP = 0.95
+    max_tokens: MaxTokens = 768
+    seed: Seed = None
 
 
 class ChatResult(BaseModel):

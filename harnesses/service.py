@@ -5,24 +5,30 @@ live state (configured endpoints, known benchmarks, stored runs) and raises
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import anyio
+from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
-from benchdock.harnesses.base import DatasetUnavailable
+from benchdock.harnesses.base import (
+    DEFAULT_MAX_TOKENS,
+    BenchmarkBase,
+    BenchmarkBrief,
+    DatasetUnavailable,
+)
 from benchdock.harnesses.config import EndpointConfig, Settings
-from benchdock.harnesses.delegated import DelegatedBenchmark
 from benchdock.harnesses.endpoints import EndpointStatus, ModelInfo, default_concurrency, discover
 from benchdock.harnesses.errors import BenchdockError
 from benchdock.harnesses.llm import SamplingParams
 from benchdock.harnesses.metrics import compute_metrics
-from benchdock.harnesses.registry import UnknownBenchmark, get_benchmark
-from benchdock.harnesses.views import (
-    Results,
-    RunRequest,
-    RunStatus,
-    SampleView,
+from benchdock.harnesses.registry import (
+    UnknownBenchmark,
+    all_benchmarks,
+    get_benchmark,
+    run_tables,
 )
+from benchdock.harnesses.views import Results, RunRequest, RunStatus, SampleView
 from benchdock.harnesses.worker import spawn_worker, worker_running
 from benchdock.store import queries as q
 from benchdock.store.models import FINAL_STATUSES, Run, Sample, utcnow
@@ -52,18 +58,49 @@ async def find_model(
     raise BenchdockError(msg + ". Call list_models to see them.")
 
 
-async def queue_run(settings: Settings, db: Engine, req: RunRequest) -> Run:
+def benchmark(settings: Settings, name: str) -> BenchmarkBase:
     try:
-        bench = get_benchmark(req.benchmark)
+        return get_benchmark(name, settings)
     except UnknownBenchmark as exc:
         raise BenchdockError(str(exc)) from None
+
+
+def list_benchmarks(settings: Settings) -> list[BenchmarkBrief]:
+    """One line per family: its whole-suite benchmark with the others as variants."""
+    briefs: dict[str, BenchmarkBrief] = {}
+    for bench in all_benchmarks(settings):
+        head = briefs.get(bench.family)
+        if head is None:
+            briefs[bench.family] = bench.brief()
+        else:
+            why = bench.readiness()  # said only where it differs from the family's
+            variant = f"{bench.id} ({bench.nominal_tasks})" + (
+                f", not here: {why[:60]}" if why and why != head.why_not else "")
+            head.variants = [*(head.variants or []), variant]
+    return list(briefs.values())
+
+
+def run_options(bench: BenchmarkBase, req: RunRequest) -> BaseModel:
+    """The benchmark's options from `options` and the `mode` shorthand, validated."""
+    raw = dict(req.options or {})
+    if req.mode is not None:
+        if bench.main_option is None:
+            having = list(dict.fromkeys(b.family for b in all_benchmarks(bench.settings)
+                                        if b.main_option))
+            raise BenchdockError(
+                f"mode={req.mode!r}: {bench.id} has no options to set; mode applies to "
+                f"{', '.join(having) or 'no installed benchmark'}")
+        raw[bench.main_option] = req.mode
+    return bench.parse_options(raw)
+
+
+async def queue_run(settings: Settings, db: Engine, req: RunRequest) -> Run:
+    bench = benchmark(settings, req.benchmark)
     if req.n_samples > 1 and req.temperature == 0:
         raise BenchdockError(
             f"n_samples={req.n_samples} with temperature=0 would ask for {req.n_samples} identical "
             "greedy answers; set temperature > 0 (e.g. 0.8) for pass@k, or n_samples=1")
-    if req.mode is not None and not isinstance(bench, DelegatedBenchmark):
-        raise BenchdockError(f"mode={req.mode!r} applies to the bfcl benchmarks (how to ask for calls) "
-                             f"and aider-polyglot (the edit format) only, not {bench.id}")
+    options = run_options(bench, req)
     try:
         all_tasks = await anyio.to_thread.run_sync(bench.tasks)
     except DatasetUnavailable as exc:
@@ -81,10 +118,13 @@ async def queue_run(settings: Settings, db: Engine, req: RunRequest) -> Run:
         chosen = ids
     if req.limit is not None:
         chosen = bench.first(chosen, req.limit)
-    params = SamplingParams(temperature=req.temperature, top_p=req.top_p,
-                            max_tokens=req.max_tokens, seed=req.seed).model_dump()
-    if isinstance(bench, DelegatedBenchmark):
-        params.update(await bench.configure(ep, req.model, {"mode": req.mode}))
+    max_tokens = req.max_tokens or int(bench.run_defaults.get("max_tokens", DEFAULT_MAX_TOKENS))
+    params: dict[str, Any] = SamplingParams(temperature=req.temperature, top_p=req.top_p,
+                                            max_tokens=max_tokens, seed=req.seed).model_dump()
+    decided, why = await bench.configure(ep, req.model, options)
+    params["options"] = decided
+    if why:
+        params["options_reason"] = why
     run = Run(
         id=uuid.uuid4().hex[:12], benchmark=bench.id, benchmark_version=bench.version,
         dataset_hash=await anyio.to_thread.run_sync(bench.dataset_hash), model=req.model,
@@ -185,8 +225,9 @@ def results(db: Engine, run_id: str, offset: int = 0, limit: int = 20,
     run = _get(db, run_id)
     if status is not None and status not in VERDICT_FILTERS:
         raise BenchdockError(f"unknown status filter {status!r}; valid: {', '.join(VERDICT_FILTERS)}")
-    if offset < 0 or not 1 <= limit <= 500:
-        raise BenchdockError(f"offset must be >= 0 and limit 1..500 (got offset={offset}, limit={limit})")
+    if offset < 0 or not 0 <= limit <= 500:
+        raise BenchdockError(f"offset must be >= 0 and limit 0..500 (got offset={offset}, "
+                             f"limit={limit}; 0 = the summary without samples)")
     metrics = run.metrics
     if metrics is None:  # still running: score what is there
         metrics = compute_metrics(q.all_samples(db, run_id), run.n_samples)
@@ -195,8 +236,10 @@ def results(db: Engine, run_id: str, offset: int = 0, limit: int = 20,
     metrics["timing"] = {**metrics.get("timing", {}), "wall_s": st.elapsed_s}
     rows, total = q.samples_page(db, run_id, offset, limit, status)
     nxt = offset + len(rows)
-    return Results(run=st, metrics=metrics, samples=[_view(s, include_raw) for s in rows],
-                   offset=offset, total_samples=total, next_offset=nxt if nxt < total else None)
+    return Results(run=st, metrics=metrics, tables=run_tables(run.benchmark, metrics, run.params),
+                   samples=[_view(s, include_raw) for s in rows],
+                   offset=offset, total_samples=total,
+                   next_offset=nxt if limit and nxt < total else None)
 
 
 def list_runs(db: Engine, limit: int = 20, status: str | None = None) -> list[RunStatus]:

@@ -8,24 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from benchdock.harnesses.base import Table
+from benchdock.harnesses.runspec import RunRequest
 
-class RunRequest(BaseModel):
-    model: str = Field(description="Model id as list_models shows it")
-    benchmark: str = Field(description="Benchmark id as list_benchmarks shows it")
-    limit: int | None = Field(default=None, ge=1, description="Only the first N tasks (bfcl: of each category)")
-    tasks: list[str] | None = Field(default=None, description="Only these task ids")
-    n_samples: int = Field(default=1, ge=1, le=200, description="Samples per task (pass@k)")
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0 = greedy")
-    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
-    max_tokens: int = Field(default=768, ge=16, le=262144,
-                            description="768 matches EvalPlus; raise it for reasoning models")
-    seed: int | None = None
-    concurrency: int | None = Field(default=None, ge=1, le=64,
-                                    description="Requests at once; default: the server's slots")
-    endpoint: str | None = Field(default=None, description="Endpoint URL or name, if ambiguous")
-    mode: str | None = Field(default=None, description=(
-        "BFCL: native (the tools field), prompting (calls as text), or auto (native "
-        "where the endpoint does it). aider-polyglot: the edit format, or auto"))
+__all__ = ["Results", "RunRequest", "RunStatus", "SampleView"]
 
 
 class RunStatus(BaseModel):
@@ -53,8 +39,10 @@ class SampleView(BaseModel):
     task_id: str
     sample_index: int
     status: str = Field(description="pass, fail, error, timeout, or pending")
-    base_status: str | None = Field(default=None, description="EvalPlus sets: base tests only")
-    plus_status: str | None = Field(default=None, description="EvalPlus sets: base+plus tests")
+    base_status: str | None = Field(default=None, description=(
+        "Benchmarks with a base and an extended test set: the base tests only"))
+    plus_status: str | None = Field(default=None, description=(
+        "Benchmarks with a base and an extended test set: base + extended tests"))
     detail: str | None = Field(default=None, description="The failing test or error text")
     code: str | None = Field(default=None, description="Code extracted from the answer")
     truncated: bool = Field(default=False, description="Answer cut off by max_tokens")
@@ -66,19 +54,19 @@ class SampleView(BaseModel):
     completion: str | None = Field(default=None, description="Raw answer (include_raw=true)")
     reasoning: str | None = Field(default=None, description="Thinking, kept apart from the answer")
     evidence: dict[str, Any] | None = Field(default=None, description=(
-        "Harness-specific evidence (BFCL: category, mode, decoded calls, the checker's "
-        "error_type and the possible answers, each exchange with the model; aider-polyglot: "
-        "language, edit format, each attempt's pass/fail and test output, malformed edits, "
-        "syntax errors, test timeouts, tokens and time)"))
+        "The benchmark's own evidence for this sample (e.g. decoded calls and the checker's "
+        "error, each attempt's test output and the test runner's report, each exchange "
+        "with the model)"))
 
 
 class Results(BaseModel):
     run: RunStatus
     metrics: dict[str, Any] = Field(
-        description="scores (pass@k: value, ci95, n), scores_base for EvalPlus sets, verdict "
-        "counts, truncated count, timing (wall_s, mean latency, ttft, tokens/s); `bfcl`: "
-        "accuracy per category and BFCL's overall; `aider`: pass rate after attempt 1 and 2 "
-        "(rate, ci95, n), debugging gain and well-formed share, per language and overall")
+        description="scores (pass@k: value, ci95, n), scores_base where a benchmark has a base "
+        "test set, verdict counts, truncated count, timing (wall_s, mean latency, ttft, "
+        "tokens/s), and under the benchmark's own key its own figures (see `tables`)")
+    tables: list[Table] = Field(default_factory=list, description=(
+        "The benchmark's own figures as tables (per category, per language, ...)"))
     samples: list[SampleView]
     offset: int
     total_samples: int

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 import anyio
+from sqlalchemy.engine import Engine
 
 from benchdock.harnesses.config import Settings
 from benchdock.harnesses.engine import RunExecutor
@@ -24,6 +25,20 @@ from benchdock.store import queries as q
 from benchdock.store.db import make_engine
 
 log = logging.getLogger("benchdock.worker")
+
+
+def after_run(db: Engine, run_id: str) -> None:
+    """What follows a succeeded run: its evidence for the comparison. If this fails the
+    comparison makes it on first use, so the run stays succeeded."""
+    from benchdock.harnesses.choice.evidence import record
+
+    run = q.get_run(db, run_id)
+    if run is None:
+        return
+    try:
+        record(db, run, q.all_samples(db, run_id))
+    except Exception:
+        log.exception("run %s: could not record its dimension evidence", run_id)
 
 
 def lock_path(settings: Settings) -> Path:
@@ -85,6 +100,8 @@ def run_worker(settings: Settings, idle_exit_s: float = 5.0) -> int:
             log.info("run %s: %s on %s", run.id, run.model, run.benchmark)
             status = anyio.run(RunExecutor(settings, db, run).execute)
             log.info("run %s: %s", run.id, status)
+            if status == "succeeded":
+                after_run(db, run.id)
             done += 1
             idle_since = time.monotonic()
     finally:

@@ -17,12 +17,13 @@ from typing import Any
 import anyio
 
 from benchdock.harnesses import service
+from benchdock.harnesses.base import ImageSpec, SetupStep
 from benchdock.harnesses.config import ConfigError, Settings
 from benchdock.harnesses.demo import DemoServerDied
 from benchdock.harnesses.errors import BenchdockError
-from benchdock.harnesses.views import Results, RunRequest
 from benchdock.server import cli_demo
 from benchdock.server.cli_choice import add_commands
+from benchdock.server.cli_run import add_run_arguments, print_results, run_request
 from benchdock.server.text import table
 
 
@@ -74,81 +75,17 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_benchmarks(args: argparse.Namespace) -> int:
-    from benchdock.harnesses.registry import all_benchmarks
-
-    rows = [[b.id, str(b.nominal_tasks), ",".join(b.dimensions), b.title] for b in all_benchmarks()]
-    print(table(rows, ["id", "tasks", "dimensions", "title"]))
-    return 0
-
-
-def print_results(res: Results) -> None:
-    r = res.run
-    print(f"\nrun {r.run_id}: {r.model} on {r.benchmark} -> {r.status}"
-          f" ({r.done}/{r.total} samples, sandbox: {r.sandbox})")
-    if r.error:
-        print(f"error: {r.error}")
+    settings = _settings()
+    if args.benchmark:
+        print(service.benchmark(settings, args.benchmark).info().model_dump_json(indent=2))
+        return 0
     rows = []
-    for key, label in (("scores_base", "base tests"), ("scores", "all tests")):
-        for name, sc in (res.metrics.get(key) or {}).items():
-            lo, hi = sc["ci95"]
-            rows.append([f"{name} ({label})", f"{sc['value']:.3f}", f"[{lo:.3f}, {hi:.3f}]", str(sc["n"])])
-    if rows:
-        print(table(rows, ["metric", "value", "95% CI", "n"]))
-    if res.metrics.get("bfcl"):
-        print_bfcl(res.metrics["bfcl"], r.params)
-    if res.metrics.get("aider"):
-        print_aider(res.metrics["aider"])
-    t = res.metrics.get("timing", {})
-
-    def fmt(v: float | None, f: str) -> str:
-        return "-" if v is None else format(v, f)
-
-    print(f"wall {fmt(t.get('wall_s'), '.1f')} s, mean latency {fmt(t.get('mean_latency_s'), '.2f')} s, "
-          f"ttft {fmt(t.get('mean_ttft_s'), '.3f')} s, {fmt(t.get('tokens_per_s'), '.1f')} tok/s, "
-          f"{t.get('cached', 0)} cached; verdicts {res.metrics.get('verdicts')}")
-    if res.samples:
-        print(table([[s.task_id, s.status, _short(s.detail)] for s in res.samples],
-                     ["task", "verdict", "detail"]))
-
-
-def print_bfcl(bfcl: dict[str, Any], params: dict[str, Any]) -> None:
-    """BFCL's per-category table and its own overall figures."""
-    print(f"BFCL, {bfcl.get('mode')} mode ({params.get('bfcl_mode_reason', '')})")
-    rows = [[cat, f"{v['accuracy']:.3f}", f"[{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]",
-             f"{v['correct']}/{v['n']}"] for cat, v in bfcl.get("per_category", {}).items()]
-    print(table(rows, ["category", "accuracy", "95% CI", "correct"]))
-    overall = bfcl.get("overall") or {}
-    figures = [f"{k} {v:.3f}" for k, v in overall.items() if isinstance(v, float)]
-    if figures:
-        print("BFCL aggregate: " + ", ".join(figures))
-
-
-def print_aider(aider: dict[str, Any]) -> None:
-    """Aider's figures per language: pass rate after each attempt, well-formed edits."""
-    print(f"Aider polyglot, edit format {aider.get('edit_format')}")
-
-    def row(name: str, v: dict[str, Any]) -> list[str]:
-        p1, p2 = v["pass_rate_1"], v["pass_rate_2"]
-        wf = v.get("well_formed")
-        return [name, f"{p1['rate']:.3f} [{p1['ci95'][0]:.2f}, {p1['ci95'][1]:.2f}]",
-                f"{p2['rate']:.3f} [{p2['ci95'][0]:.2f}, {p2['ci95'][1]:.2f}]",
-                "-" if wf is None else f"{wf:.0%}", str(v["errors"]), str(v["n"])]
-
-    rows = [row(lang, v) for lang, v in (aider.get("per_language") or {}).items()]
-    if aider.get("overall"):
-        rows.append(row("all", aider["overall"]))
-    print(table(rows, ["language", "pass after try 1 [95% CI]", "pass after try 2 [95% CI]",
-                        "well-formed", "errors", "n"]))
-
-
-def _short(detail: str | None) -> str:
-    """One line of evidence: the failing assert and its exception when there are both."""
-    if not detail:
-        return ""
-    lines = [ln.strip() for ln in detail.splitlines() if ln.strip()]
-    if len(lines) > 1 and lines[-1].startswith("AssertionError") and lines[0].startswith("assert"):
-        return f"{lines[0][:60]} -> {lines[-1][:30]}"
-    return lines[-1][:90]
+    for b in service.list_benchmarks(settings):
+        rows.append([b.id, str(b.tasks), ",".join(b.dimensions),
+                     "yes" if b.ready else f"no: {(b.why_not or '')[:50]}", b.title])
+        rows += [[f"  {v}", "", "", "", ""] for v in b.variants or []]
+    print(table(rows, ["id", "tasks", "dimensions", "ready", "title"]))
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -179,9 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"note: Docker sandbox unavailable ({why}); the model's code runs in the LESS "
                   "ISOLATED local sandbox. For Docker: `benchdock build-image`.", file=sys.stderr)
     try:
-        req = RunRequest(model=args.model, benchmark=args.benchmark, limit=args.limit,
-                         n_samples=args.n_samples, temperature=args.temperature,
-                         max_tokens=args.max_tokens, mode=args.mode)
+        req = run_request(args)
         core = service.Core(settings)
         run = anyio.run(service.queue_run, settings, core.db, req)
         print(f"queued run {run.id}: {run.model} on {run.benchmark}, {run.total} samples, "
@@ -234,25 +169,37 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def declared_setups(settings: Settings) -> dict[str, SetupStep]:
+    """What the benchmarks' declarations say `benchdock setup` can install."""
+    from benchdock.harnesses.registry import all_benchmarks
+
+    return {step.name: step for b in all_benchmarks(settings) for step in b.setups()}
+
+
+def declared_images(settings: Settings) -> dict[str, ImageSpec]:
+    """The images the benchmarks' declarations say they run in."""
+    from benchdock.harnesses.registry import all_benchmarks
+
+    return {img.name: img for b in all_benchmarks(settings) for img in b.images()}
+
+
 def cmd_setup(args: argparse.Namespace) -> int:
-    from benchdock.harnesses.aider import environment as aider_env
-    from benchdock.harnesses.bfcl import environment as bfcl_env
-    from benchdock.harnesses.config import default_envs_dir
     from benchdock.harnesses.envs import EnvironmentMissing
 
+    settings = _settings()
     if args.harness == "demo":
         try:
-            return cli_demo.setup_demo(default_envs_dir())
+            return cli_demo.setup_demo(settings.envs_dir)
         except BenchdockError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-    ensure = {"bfcl": bfcl_env.ensure_env, "aider": aider_env.ensure_env}[args.harness]
+    step = declared_setups(settings)[args.harness]
     try:
-        env = ensure(default_envs_dir(), say=lambda m: print(m, file=sys.stderr))
+        where = step.run(lambda m: print(m, file=sys.stderr))
     except EnvironmentMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"{args.harness}: {env.root} (Python {env.python_version})")
+    print(f"{args.harness}: {where}")
     return 0
 
 
@@ -261,12 +208,11 @@ def cmd_build_image(args: argparse.Namespace) -> int:
     from benchdock.harnesses.sandbox.image import build_image
 
     settings = _settings()
-    if args.harness == "aider-polyglot":
-        tag, package = args.tag or settings.polyglot_image, "benchdock.harnesses.aider"
-    else:
-        tag, package = args.tag or settings.sandbox_image, "benchdock.harnesses.sandbox"
+    spec = declared_images(settings)[args.harness]
+    tag = args.tag or spec.tag
     try:
-        built = build_image(tag, base=args.base, package=package, allow_missing=args.allow_missing)
+        built = build_image(tag, base=args.base, package=spec.package,
+                            allow_missing=args.allow_missing, expected=spec.expected)
     except SandboxError as exc:
         print(f"benchdock: {exc}", file=sys.stderr)
         return 1
@@ -302,35 +248,31 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--idle-exit", type=float, default=5.0, help="exit after N idle seconds")
     s.set_defaults(fn=cmd_worker)
     s = sub.add_parser("run", help="run a benchmark and print its results")
-    s.add_argument("benchmark", nargs="?", default="humaneval")
-    s.add_argument("--model", help="model id (default: the first one found, else the demo model)")
-    s.add_argument("--limit", type=int, default=None)
-    s.add_argument("--n-samples", type=int, default=1)
-    s.add_argument("--temperature", type=float, default=0.0)
-    s.add_argument("--max-tokens", type=int, default=768)
-    s.add_argument("--show", type=int, default=10, help="samples to print")
-    s.add_argument("--mode", default=None,
-                   help="bfcl: how to ask for function calls (auto, native, prompting); "
-                        "aider-polyglot: the edit format (auto, whole, diff, udiff, ...)")
+    add_run_arguments(s)
+    s.add_argument("--show", type=int, default=10, help="samples to print (0: the summary only)")
     s.set_defaults(fn=cmd_run)
     sub.add_parser("models", help="list models on the configured endpoints").set_defaults(fn=cmd_models)
-    sub.add_parser("benchmarks", help="list benchmarks").set_defaults(fn=cmd_benchmarks)
+    s = sub.add_parser("benchmarks", help="list benchmarks (or describe one in full)")
+    s.add_argument("benchmark", nargs="?", help="a benchmark id: its full declaration as JSON")
+    s.set_defaults(fn=cmd_benchmarks)
     s = sub.add_parser("runs", help="list recent runs")
     s.add_argument("--limit", type=int, default=20)
     s.set_defaults(fn=cmd_runs)
     s = sub.add_parser("results", help="show a run's results")
     s.add_argument("run_id")
-    s.add_argument("--show", type=int, default=20)
+    s.add_argument("--show", type=int, default=20, help="samples to print (0: the summary only)")
     s.set_defaults(fn=cmd_results)
     add_commands(sub)
     s = sub.add_parser("setup", help="install a reference harness's own environment, or build "
                        "the demo model's llama.cpp")
-    s.add_argument("harness", choices=["bfcl", "aider", "demo"])
+    settings = Settings.from_env()
+    s.add_argument("harness", choices=[*declared_setups(settings), "demo"])
     s.set_defaults(fn=cmd_setup)
 
     s = sub.add_parser("build-image", help="build a Docker image: the sandbox, or a harness's")
-    s.add_argument("--harness", choices=["sandbox", "aider-polyglot"], default="sandbox",
-                   help="sandbox (EvalPlus, BFCL) or aider-polyglot (the six toolchains)")
+    images = declared_images(settings)
+    s.add_argument("--harness", choices=list(images), default="sandbox",
+                   help="; ".join(f"{name}: {img.what}" for name, img in images.items()))
     s.add_argument("--base", default=None,
                    help="base image (default python:3.12-slim; aider-polyglot: debian:bookworm-slim)")
     s.add_argument("--tag", default=None)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import event, inspect, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from benchdock.store.models import DimensionEvidence, RunSummary, SchemaMigration
+from benchdock.store.models import DimensionEvidence, Run, RunSummary, SchemaMigration
 
 
 def _initial(engine: Engine) -> None:
@@ -35,6 +35,29 @@ def _add_columns(*columns: tuple[str, str]) -> Callable[[Engine], None]:
     return apply
 
 
+# how runs stored before 0005 named their benchmark's options
+_LEGACY_OPTIONS = {"bfcl_mode": "mode", "aider_edit_format": "edit_format"}
+_LEGACY_REASONS = ("bfcl_mode_reason", "aider_edit_format_reason")
+
+
+def _run_options(engine: Engine) -> None:
+    """A run's benchmark options become one `options` mapping (and `options_reason`), the
+    same for every benchmark, instead of keys named after BFCL's mode and aider's format."""
+    table = Run.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        for run_id, params in conn.execute(select(table.c.id, table.c.params)).all():
+            p = dict(params or {})
+            if not any(k in p for k in (*_LEGACY_OPTIONS, *_LEGACY_REASONS)):
+                continue
+            options = dict(p.get("options") or {})
+            options.update({new: p.pop(old) for old, new in _LEGACY_OPTIONS.items() if old in p})
+            reasons = [p.pop(k) for k in _LEGACY_REASONS if k in p]
+            p["options"] = options
+            if reasons and reasons[0]:
+                p["options_reason"] = reasons[0]
+            conn.execute(update(table).where(table.c.id == run_id).values(params=p))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Engine], None]]] = [
     ("0001_initial", _initial),
     ("0002_sample_extra_and_tool_calls", _add_columns(("sample.extra", "JSON"),
@@ -42,6 +65,7 @@ MIGRATIONS: list[tuple[str, Callable[[Engine], None]]] = [
     ("0003_evidence_tables", lambda engine: SQLModel.metadata.create_all(
         engine, tables=[RunSummary.__table__, DimensionEvidence.__table__])),  # type: ignore[attr-defined]
     ("0004_run_isolation", _add_columns(("run.isolation", "TEXT"))),
+    ("0005_run_options", _run_options),
 ]
 
 

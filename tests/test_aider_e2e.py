@@ -40,7 +40,9 @@ async def test_aider_polyglot_through_mcp_with_cache(settings: Settings) -> None
 
         queued = await call(c, "run_benchmark", model=MODEL, benchmark="aider-polyglot",
                             tasks=TASKS, max_tokens=256)
-        assert queued["mode"] is None and "aider's default" in queued["mode_reason"]
+        assert queued["options"] == {"edit_format": None}
+        assert "aider's default" in queued["options_reason"]
+        assert queued["max_tokens"] == 256  # as asked (its own default is 4096)
         st = await wait_final(c, queued["run_id"], limit_s=900)
         assert st["status"] == "succeeded", st
         res = await call(c, "get_results", run_id=queued["run_id"], limit=10)

@@ -111,7 +111,7 @@ def make_run(tmp_path: Path, task_ids: list[str], mode: str | None = None,
               dataset_hash="h", model="fake", endpoint_url="http://fake/v1", task_ids=task_ids,
               total=len(task_ids), status="running", concurrency=2,
               params={"temperature": 0.0, "top_p": 1.0, "max_tokens": 512,
-                      "aider_edit_format": mode})
+                      "options": {"edit_format": mode}})
     q.add_run(db, run)
     return settings, db, run
 

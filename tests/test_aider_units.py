@@ -50,10 +50,14 @@ def test_edit_format_is_validated_and_auto_leaves_it_to_aider(monkeypatch: pytes
     bench = get_benchmark("aider-polyglot")
     assert isinstance(bench, AiderPolyglot)
     ep = EndpointConfig(url="http://127.0.0.1:9/v1")
-    with pytest.raises(BenchdockError, match=r"'sideways'.*whole, diff"):
-        anyio.run(bench.configure, ep, "m", {"mode": "sideways"})
-    assert anyio.run(bench.configure, ep, "m", {"mode": "udiff"})["aider_edit_format"] == "udiff"
-    assert anyio.run(bench.configure, ep, "m", {"mode": None})["aider_edit_format"] is None
+    with pytest.raises(BenchdockError, match=r"edit_format.*'whole', 'diff'"):
+        bench.parse_options({"edit_format": "sideways"})
+    with pytest.raises(BenchdockError, match=r"edit_fromat.*its options: edit_format"):
+        bench.parse_options({"edit_fromat": "udiff"})
+    udiff = anyio.run(bench.configure, ep, "m", bench.parse_options({"edit_format": "udiff"}))
+    assert udiff == ({"edit_format": "udiff"}, "udiff as asked")
+    auto, why = anyio.run(bench.configure, ep, "m", bench.parse_options({}))
+    assert auto == {"edit_format": None} and why and "aider's default" in why
 
 
 def test_missing_aider_env_is_a_clear_tool_error(monkeypatch: pytest.MonkeyPatch,
@@ -62,7 +66,8 @@ def test_missing_aider_env_is_a_clear_tool_error(monkeypatch: pytest.MonkeyPatch
     bench = get_benchmark("aider-polyglot-python")
     assert isinstance(bench, AiderPolyglot)
     with pytest.raises(BenchdockError, match="benchdock setup aider"):
-        anyio.run(bench.configure, EndpointConfig(url="http://127.0.0.1:9/v1"), "m", {})
+        anyio.run(bench.configure, EndpointConfig(url="http://127.0.0.1:9/v1"), "m",
+                  bench.parse_options({}))
 
 
 def test_no_internet_for_the_download_says_where_to_put_the_exercises(

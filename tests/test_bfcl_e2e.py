@@ -56,7 +56,7 @@ async def test_bfcl_single_and_multi_turn_through_mcp(settings: Settings) -> Non
 
         simple = await call(c, "run_benchmark", model=MODEL, benchmark="bfcl-simple", limit=3,
                             max_tokens=128)
-        assert simple["mode"] in ("native", "prompting") and simple["mode_reason"]
+        assert simple["options"]["mode"] in ("native", "prompting") and simple["options_reason"]
         st = await wait_final(c, simple["run_id"])
         assert st["status"] == "succeeded", st
         assert st["done"] == 3 and st["sandbox"] == "docker"

@@ -147,7 +147,7 @@ def run_fake(tmp_path: Path, benchmark: str, task_ids: list[str], mode: str,
     run = Run(id=run_id, benchmark=benchmark, benchmark_version=bench.version,
               dataset_hash="h", model="fake", endpoint_url="http://fake/v1",
               task_ids=task_ids, total=len(task_ids), status="running", concurrency=4,
-              params={"temperature": 0.0, "top_p": 1.0, "max_tokens": 256, "bfcl_mode": mode})
+              params={"temperature": 0.0, "top_p": 1.0, "max_tokens": 256, "options": {"mode": mode}})
     q.add_run(db, run)
     status = anyio.run(RunExecutor(settings, db, run, transport).execute)
     done = q.get_run(db, run.id)

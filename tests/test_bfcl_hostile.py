@@ -161,7 +161,7 @@ def new_run(settings: Settings, task_ids: list[str], mode: str) -> tuple[Run, An
               benchmark_version=bench.version, dataset_hash="h", model="fake",
               endpoint_url="http://fake/v1", task_ids=task_ids, total=len(task_ids),
               status="running", concurrency=4,
-              params={"temperature": 0.0, "top_p": 1.0, "max_tokens": 256, "bfcl_mode": mode})
+              params={"temperature": 0.0, "top_p": 1.0, "max_tokens": 256, "options": {"mode": mode}})
     q.add_run(db, run)
     return run, db
 
@@ -178,8 +178,9 @@ def no_bridge_left(sandbox: str, ex: RunExecutor) -> None:
     if sandbox == "docker":
         assert not owned_containers(os.getpid())
         return
-    assert isinstance(ex.session, BfclSession)
-    mark = str(ex.session.ctx.proxy_socket).encode()
+    session = getattr(ex.pipe, "session", None)
+    assert isinstance(session, BfclSession)
+    mark = str(session.ctx.proxy_socket).encode()
     for pid in os.listdir("/proc"):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -219,8 +220,9 @@ def test_hostile_answers_are_non_pass_verdicts_and_the_run_goes_on(
 
 def bridge_pid_or_container(ex: RunExecutor) -> Callable[[int], None]:
     """A way to signal the run's current bridge process from outside it."""
-    assert isinstance(ex.session, BfclSession)
-    ch: Any = ex.session.rpc.rpc.channel
+    session = getattr(ex.pipe, "session", None)
+    assert isinstance(session, BfclSession)
+    ch: Any = session.rpc.rpc.channel
     if hasattr(ch, "proc"):  # under bubblewrap the bridge is a descendant of bwrap
         return lambda sig: [os.kill(pid, sig) for pid in (ch.proc.pid, *descendants(ch.proc.pid))]
     return lambda sig: ch.container.kill(signal=signal.Signals(sig).name)

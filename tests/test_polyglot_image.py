@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from benchdock.harnesses.aider.exercises import LANGUAGES, Exercise, load_exercises
+from benchdock.harnesses.aider.harness import TOOLCHAINS
 from benchdock.harnesses.sandbox import docker_available
 from benchdock.harnesses.sandbox.base import SandboxError
 from benchdock.harnesses.sandbox.image import (
     CA_FILE,
-    EXPECTED,
     RECORD,
     _read_record,
     build_context,
@@ -68,7 +68,7 @@ def test_the_build_context_holds_the_dockerfile_its_files_and_the_ca(tmp_path: P
 
 
 def test_a_record_says_what_is_missing_and_why() -> None:
-    expected = EXPECTED["benchdock.harnesses.aider"]
+    expected = TOOLCHAINS
     assert set(expected) == {"python", "cpp", "go", "rust", "rust-crates", "java", "javascript"}
     record = {"toolchains": {name: {"ok": True, "version": "1"} for name in expected}}
     assert missing_toolchains(record, expected) == {}
@@ -127,7 +127,7 @@ def test_the_polyglot_image_records_every_toolchain_and_keeps_no_ca(polyglot_ima
     client = docker.from_env()
     record = _read_record(client, polyglot_image)
     assert record is not None
-    assert missing_toolchains(record, EXPECTED["benchdock.harnesses.aider"]) == {}, record
+    assert missing_toolchains(record, TOOLCHAINS) == {}, record
     assert "jest 29.7.0" in record["toolchains"]["javascript"]["version"]
     history = client.api.history(polyglot_image)
     assert history and not any(CA_FILE in str(h.get("CreatedBy")) for h in history)

@@ -12,10 +12,10 @@ from fastmcp.exceptions import ToolError
 from benchdock.server.app import create_server
 from tests.conftest import make_settings
 
-TOOLS = {"list_models", "list_benchmarks", "run_benchmark", "get_run", "wait_for_run",
+TOOLS = {"list_models", "list_benchmarks", "describe_benchmark", "run_benchmark", "get_run", "wait_for_run",
          "cancel_run", "resume_run", "list_runs", "get_results", "compare_dimensions",
          "recommend_model", "plan_evaluation", "get_chart"}
-READ_ONLY = {"list_models", "list_benchmarks", "get_run", "wait_for_run", "list_runs",
+READ_ONLY = {"list_models", "list_benchmarks", "describe_benchmark", "get_run", "wait_for_run", "list_runs",
              "get_results", "compare_dimensions", "recommend_model", "plan_evaluation",
              "get_chart"}
 IMAGE_TOOLS = {"get_chart"}  # answer with an image, not structured content
@@ -44,24 +44,48 @@ async def test_tool_list_schemas_and_annotations(server) -> None:  # type: ignor
 async def test_list_benchmarks(server) -> None:  # type: ignore[no-untyped-def]
     async with Client(server) as c:
         res = await c.call_tool("list_benchmarks", {})
-    ids = {b["id"]: b for b in res.structured_content["benchmarks"]}
-    assert {"humaneval", "humaneval-plus", "mbpp-plus", "bfcl", "bfcl-simple"} <= set(ids)
-    assert {i for i in ids if not i.startswith(("bfcl", "aider-polyglot"))} == {
-        "humaneval", "humaneval-plus", "mbpp-plus"}
-    assert len([i for i in ids if i.startswith("bfcl-")]) == 22  # one per BFCL v4 category
-    assert ids["bfcl-multi-turn-base"]["dimensions"] == ["tool_use", "planning"]
-    assert ids["bfcl"]["dimensions"] == ["tool_use", "planning", "long_context"]
-    assert ids["bfcl-simple"]["family"] == ids["bfcl"]["family"] == "bfcl"
-    rows = {r["dimension"]: r for r in ids["aider-polyglot"]["dimension_map"]}
+        listed = res.structured_content["benchmarks"]
+        ids = {b["id"]: b for b in listed}
+        variants = {v.split(" ")[0]: b["id"] for b in listed for v in b.get("variants") or []}
+        # one line per family; its parts runnable on their own are its variants
+        assert {"humaneval", "humaneval-plus", "mbpp-plus", "bfcl", "aider-polyglot"} <= set(ids)
+        assert {i for i in ids if not i.startswith(("bfcl", "aider-polyglot"))} == {
+            "humaneval", "humaneval-plus", "mbpp-plus"}
+        assert len([v for v in variants if v.startswith("bfcl-")]) == 22  # one per category
+        assert variants["bfcl-simple"] == "bfcl"
+        assert {v for v in variants if v.startswith("aider-polyglot-")} == {
+            f"aider-polyglot-{lang}" for lang in ("cpp", "go", "java", "javascript", "python",
+                                                  "rust")}
+        assert ids["bfcl"]["dimensions"] == ["tool_use", "planning", "long_context"]
+        assert ids["aider-polyglot"]["tasks"] == 225  # as in the pinned revision
+        assert ids["humaneval"]["tasks"] == 164 and ids["humaneval"]["dimensions"] == ["generation"]
+        assert all(isinstance(b["ready"], bool) for b in listed)
+        assert all(b["why_not"] for b in listed if not b["ready"])
+
+        async def describe(bench: str) -> dict[str, object]:
+            out = (await c.call_tool("describe_benchmark", {"benchmark": bench})).structured_content
+            assert out is not None
+            return dict(out)
+
+        multi = await describe("bfcl-multi-turn-base")
+        simple, bfcl = await describe("bfcl-simple"), await describe("bfcl")
+        aider = await describe("aider-polyglot")
+        python = await describe("aider-polyglot-python")
+        humaneval = await describe("humaneval")
+    assert multi["dimensions"] == ["tool_use", "planning"]
+    assert simple["family"] == bfcl["family"] == "bfcl"
+    rows = {r["dimension"]: r for r in aider["dimension_map"]}  # type: ignore[attr-defined]
     assert rows["editing"]["metric"] == "pass rate after attempt 1"
     assert rows["multi_language"]["excluding"] == ["python"]
     assert rows["debugging"]["metric"] == "attempt-2 recovery"
-    assert "multi_language" not in ids["aider-polyglot-python"]["dimensions"]
-    assert {i for i in ids if i.startswith("aider-polyglot")} == {"aider-polyglot", *(
-        f"aider-polyglot-{lang}" for lang in ("cpp", "go", "java", "javascript", "python", "rust"))}
-    assert ids["aider-polyglot"]["task_count"] == 225  # as in the pinned revision
-    assert ids["aider-polyglot"]["dimensions"] == ["editing", "multi_language", "debugging"]
-    assert ids["humaneval"]["task_count"] == 164 and ids["humaneval"]["dimensions"] == ["generation"]
+    assert "multi_language" not in python["dimensions"]  # type: ignore[operator]
+    assert aider["task_count"] == 225 and aider["dimensions"] == ["editing", "multi_language",
+                                                                  "debugging"]
+    assert humaneval["task_count"] == 164 and humaneval["dimensions"] == ["generation"]
+    # options are declared with their choices; a benchmark's own run defaults are said
+    assert bfcl["main_option"] == "mode" and aider["main_option"] == "edit_format"
+    assert bfcl["options"]["properties"]["mode"]["enum"] == ["auto", "native", "prompting"]  # type: ignore[index]
+    assert aider["run_defaults"] == {"max_tokens": 4096} and humaneval["options"]["properties"] == {}  # type: ignore[index]
 
 
 @pytest.mark.anyio
@@ -92,6 +116,8 @@ async def test_down_endpoint_is_reported_not_raised(server) -> None:  # type: ig
     ("plan_evaluation", {"models": ["ghost"], "budget_minutes": 10}, "unknown model(s) ['ghost']"),
     ("plan_evaluation", {"models": ["m"], "budget_minutes": 0}, "budget_minutes"),
     ("get_chart", {"kind": "pie"}, "kind"),
+    ("describe_benchmark", {"benchmark": "swe-bench"}, "unknown benchmark 'swe-bench'; valid choices: humaneval"),
+    ("run_benchmark", {"model": "m", "benchmark": "humaneval", "mode": "native"}, "humaneval has no options to set; mode applies to bfcl"),
 ])
 async def test_bad_input_gives_clear_tool_errors(server, tool: str, args: dict[str, object], needle: str) -> None:  # type: ignore[no-untyped-def]
     async with Client(server) as c:

@@ -1,22 +1,36 @@
-"""list_benchmarks and run_benchmark."""
+"""list_benchmarks, describe_benchmark and run_benchmark."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastmcp import FastMCP
 from pydantic import BaseModel, Field
 
 from benchdock.harnesses import service
-from benchdock.harnesses.base import BenchmarkInfo
-from benchdock.harnesses.registry import all_benchmarks
+from benchdock.harnesses.base import BenchmarkBrief, BenchmarkInfo
+from benchdock.harnesses.runspec import (
+    BenchmarkId,
+    Concurrency,
+    EndpointChoice,
+    Limit,
+    Mode,
+    ModelId,
+    NSamples,
+    OptionalMaxTokens,
+    Options,
+    Seed,
+    TaskIds,
+    Temperature,
+    TopP,
+)
 from benchdock.harnesses.service import Core
 from benchdock.harnesses.views import RunRequest
 from benchdock.tools._errors import agent_errors
 
 
 class BenchmarkList(BaseModel):
-    benchmarks: list[BenchmarkInfo]
+    benchmarks: list[BenchmarkBrief]
 
 
 class QueuedRun(BaseModel):
@@ -25,53 +39,61 @@ class QueuedRun(BaseModel):
     total: int = Field(description="Samples to score (tasks x n_samples)")
     concurrency: int = Field(description="Requests the run sends at once")
     endpoint: str
-    mode: str | None = Field(default=None, description=(
-        "bfcl: native or prompting, as decided; aider-polyglot: the edit format (null = "
-        "aider's default for the model)"))
-    mode_reason: str | None = Field(default=None, description="Why that mode")
+    max_tokens: int = Field(description="Tokens per answer, as decided (the benchmark's default "
+                                        "unless given)")
+    options: dict[str, Any] = Field(description=(
+        "The benchmark's options as decided when queued (e.g. `auto` resolved)"))
+    options_reason: str | None = Field(default=None, description="Why they are what they are")
 
 
 def register(mcp: FastMCP, core: Core) -> None:
     @mcp.tool(annotations={"readOnlyHint": True})
     async def list_benchmarks() -> BenchmarkList:
-        """List the benchmarks benchdock can run: id, title, the capability dimensions each
-        measures, task count, what it needs (Docker, a dataset download) and rough cost."""
-        return BenchmarkList(benchmarks=[b.info() for b in all_benchmarks()])
+        """The benchmarks benchdock can run, one line each: id, title, the capability
+        dimensions it measures, tasks, rough cost, whether it can run on this machine (and
+        what is missing), and its parts runnable on their own. describe_benchmark(id) gives
+        one benchmark in full (options, needs, dimension map)."""
+        return BenchmarkList(benchmarks=service.list_benchmarks(core.settings))
+
+    @mcp.tool(annotations={"readOnlyHint": True})
+    @agent_errors
+    async def describe_benchmark(
+        benchmark: Annotated[str, Field(description="Benchmark id from list_benchmarks")],
+    ) -> BenchmarkInfo:
+        """One benchmark in full: description, version, what it needs here and how to get
+        it, its options (JSON schema; run_benchmark's `options`, `mode` for the main one), run
+        defaults that differ (e.g. max_tokens), metrics, parts, and which metric measures
+        which dimension."""
+        return service.benchmark(core.settings, benchmark).info()
 
     @mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "openWorldHint": True})
     @agent_errors
     async def run_benchmark(
-        model: Annotated[str, Field(description="Model id from list_models")],
-        benchmark: Annotated[str, Field(description="Benchmark id from list_benchmarks")],
-        limit: Annotated[int | None, Field(ge=1, description="Only the first N tasks (bfcl: of each category; aider-polyglot: of each language)")] = None,
-        tasks: Annotated[list[str] | None, Field(description="Only these task ids")] = None,
-        n_samples: Annotated[int, Field(ge=1, le=200, description="Samples per task, for pass@k")] = 1,
-        temperature: Annotated[float, Field(ge=0, le=2, description="0 = greedy (default)")] = 0.0,
-        top_p: Annotated[float, Field(gt=0, le=1)] = 0.95,
-        max_tokens: Annotated[int, Field(ge=16, le=262144, description=(
-            "Per answer; 768 matches EvalPlus, raise it for reasoning models"))] = 768,
-        seed: int | None = None,
-        concurrency: Annotated[int | None, Field(ge=1, le=64, description=(
-            "Requests at once; default: what the server reports it can serve"))] = None,
-        endpoint: Annotated[str | None, Field(description="Endpoint URL or name if the model id is on several")] = None,
-        mode: Annotated[str | None, Field(description=(
-            "bfcl benchmarks: native function calling (the tools field), prompting "
-            "(calls written as text, parsed as BFCL does), or auto (default: native where "
-            "the endpoint answers a probe with a tool call). aider-polyglot benchmarks: "
-            "aider's edit format (whole, diff, diff-fenced, udiff, udiff-simple, patch) or "
-            "auto (default: the format aider picks for the model)"))] = None,
+        model: ModelId,
+        benchmark: BenchmarkId,
+        limit: Limit = None,
+        tasks: TaskIds = None,
+        n_samples: NSamples = 1,
+        temperature: Temperature = 0.0,
+        top_p: TopP = 0.95,
+        max_tokens: OptionalMaxTokens = None,
+        seed: Seed = None,
+        concurrency: Concurrency = None,
+        endpoint: EndpointChoice = None,
+        mode: Mode = None,
+        options: Options = None,
     ) -> QueuedRun:
         """Queue an evaluation of `model` on `benchmark` and return its run_id at once. The run
         is executed by a background worker (it survives this server); follow it with
-        wait_for_run or get_run, then read get_results. Generated code runs in a Docker
-        sandbox when one is available (the run records which sandbox it used)."""
+        wait_for_run or get_run, then read get_results. Generated code runs in a sandbox
+        (Docker when available; the run records which and what confined it)."""
         req = RunRequest(model=model, benchmark=benchmark, limit=limit, tasks=tasks,
                          n_samples=n_samples, temperature=temperature, top_p=top_p,
                          max_tokens=max_tokens, seed=seed, concurrency=concurrency,
-                         endpoint=endpoint, mode=mode)
+                         endpoint=endpoint, mode=mode, options=options)
         run = await service.queue_run(core.settings, core.db, req)
         return QueuedRun(run_id=run.id, status=run.status, total=run.total,
                          concurrency=run.concurrency, endpoint=run.endpoint_url,
-                         mode=run.params.get("bfcl_mode") or run.params.get("aider_edit_format"),
-                         mode_reason=(run.params.get("bfcl_mode_reason")
-                                      or run.params.get("aider_edit_format_reason")))
+                         max_tokens=int(run.params["max_tokens"]),
+                         options=dict(run.params.get("options") or {}),
+                         options_reason=run.params.get("options_reason"))

@@ -78,14 +78,16 @@ def register(mcp: FastMCP, core: Core) -> None:
     async def get_results(
         run_id: RunId,
         offset: Annotated[int, Field(ge=0, description="First sample of the page")] = 0,
-        limit: Annotated[int, Field(ge=1, le=500, description="Samples per page")] = 20,
+        limit: Annotated[int, Field(ge=0, le=500, description=(
+            "Samples per page; 0 = the scores and tables only"))] = 20,
         status: Annotated[Literal["pass", "fail", "error", "timeout"] | None, Field(
             description="Only samples with this verdict")] = None,
         include_raw: Annotated[bool, Field(
             description="Also return the raw answer and reasoning text")] = False,
     ) -> Results:
         """Scores and evidence of a run: pass@1 (and pass@k when n_samples > 1) with 95%
-        confidence interval and n; for EvalPlus sets on base and on base+plus tests; timing
-        (wall, mean latency, time to first token, tokens/s); and a page of per-sample
-        verdicts with the failing test or error and the extracted code."""
+        confidence interval and n (on the base tests too, where a benchmark has them); the
+        benchmark's own figures as tables; timing (wall, mean latency, time to first token,
+        tokens/s); and a page of per-sample verdicts with the failing test or error, the
+        extracted code and the benchmark's evidence."""
         return service.results(core.db, run_id, offset, limit, status, include_raw)

@@ -13,7 +13,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import shutil
 import tarfile
 from pathlib import Path
@@ -23,7 +22,7 @@ from pydantic import BaseModel
 
 from benchdock.harnesses.aider.testnames import expected_tests
 from benchdock.harnesses.base import DatasetUnavailable
-from benchdock.harnesses.config import default_home
+from benchdock.harnesses.config import Settings
 
 log = logging.getLogger("benchdock.aider")
 
@@ -152,19 +151,27 @@ class Exercise(BaseModel):
         return out
 
 
-def dataset_root(env: dict[str, str] | None = None) -> Path:
-    env = dict(os.environ if env is None else env)
-    override = env.get("BENCHDOCK_POLYGLOT_DIR")
+DEFAULT_IMAGE = "benchdock-polyglot:1"  # the toolchains; BENCHDOCK_POLYGLOT_IMAGE chooses another
+
+
+def polyglot_image(settings: Settings) -> str:
+    return settings.var("BENCHDOCK_POLYGLOT_IMAGE") or DEFAULT_IMAGE
+
+
+def dataset_root(settings: Settings) -> Path:
+    """BENCHDOCK_POLYGLOT_DIR, else the pinned download under the data directory."""
+    override = settings.var("BENCHDOCK_POLYGLOT_DIR")
     if override:
         return Path(override).expanduser()
-    return default_home(env) / "datasets" / f"polyglot-benchmark-{REVISION[:12]}"
+    return settings.home / "datasets" / f"polyglot-benchmark-{REVISION[:12]}"
 
 
-def ensure_dataset(root: Path) -> Path:
-    """The exercise tree, downloading the pinned revision the first time."""
+def ensure_dataset(root: Path, override: bool = False) -> Path:
+    """The exercise tree, downloading the pinned revision the first time (never when the
+    tree was named by BENCHDOCK_POLYGLOT_DIR: that is an error to report)."""
     if any((root / lang / "exercises" / "practice").is_dir() for lang in LANGUAGES):
         return root
-    if os.environ.get("BENCHDOCK_POLYGLOT_DIR"):
+    if override:
         raise DatasetUnavailable(
             f"BENCHDOCK_POLYGLOT_DIR={root} holds no <language>/exercises/practice/ folders")
     log.info("downloading the polyglot benchmark (%s @ %s)", REPO, REVISION[:12])

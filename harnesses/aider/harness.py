@@ -10,7 +10,10 @@ after attempt 1), multi-language (the same per language) and debugging from erro
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from benchdock.harnesses.aider.environment import AIDER_VERSION, EnvironmentMissing, load_env
 from benchdock.harnesses.aider.exercises import (
@@ -20,17 +23,36 @@ from benchdock.harnesses.aider.exercises import (
     dataset_root,
     ensure_dataset,
     load_exercises,
+    polyglot_image,
     tree_hash,
 )
-from benchdock.harnesses.base import DatasetUnavailable, Task
-from benchdock.harnesses.config import EndpointConfig, default_envs_dir
-from benchdock.harnesses.delegated import DelegatedBenchmark, HarnessSession, SessionContext
+from benchdock.harnesses.base import (
+    DatasetUnavailable,
+    ImageSpec,
+    Requirement,
+    SetupStep,
+    Table,
+    Task,
+)
+from benchdock.harnesses.config import EndpointConfig
+from benchdock.harnesses.delegated import HarnessBenchmark, HarnessSession, SessionContext
 from benchdock.harnesses.dimensions import DimensionMetric
 from benchdock.harnesses.errors import BenchdockError
 from benchdock.store.models import Sample
 
+# what the polyglot image must hold, as its build records it
+TOOLCHAINS = ("python", "cpp", "go", "rust", "rust-crates", "java", "javascript")
 # aider's edit formats that need no second (editor) model
 EDIT_FORMATS = ("whole", "diff", "diff-fenced", "udiff", "udiff-simple", "patch")
+
+
+class AiderOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    edit_format: Literal["auto", "whole", "diff", "diff-fenced", "udiff", "udiff-simple",
+                         "patch"] = Field(default="auto", description=(
+        "aider's edit format; auto = the format aider picks for the model (whole for "
+        "models it does not know)"))
 
 
 def _ran(sample: Sample) -> list[bool] | None:
@@ -69,15 +91,17 @@ MAP = (
 )
 
 
-class AiderPolyglot(DelegatedBenchmark):
+class AiderPolyglot(HarnessBenchmark):
     requests_per_task = 2.0
     tokens_per_request = 600
     exec_s_per_task = 8.0
     metrics = ("pass@1 (= pass rate after attempt 2)", "pass rate after attempt 1 and 2 per "
                "language", "debugging gain", "well-formed edits")
-    needs = ("aider-env (benchdock setup aider)",
-             "polyglot image (benchdock build-image --harness aider-polyglot)",
-             "download (the polyglot-benchmark exercises, once)")
+    Options: ClassVar[type[BaseModel]] = AiderOptions
+    main_option: ClassVar[str | None] = "edit_format"
+    details_key: ClassVar[str | None] = "aider"
+    # aider edits whole files: 768 tokens (EvalPlus's) cuts most answers short
+    run_defaults: ClassVar[dict[str, Any]] = {"max_tokens": 4096}
 
     def __init__(self, languages: list[str], bench_id: str, title: str) -> None:
         self.languages = languages
@@ -112,15 +136,42 @@ class AiderPolyglot(DelegatedBenchmark):
     def dimension_metrics(self) -> tuple[DimensionMetric, ...]:
         return tuple(m for m in MAP if any(m.covers(lang) for lang in self.languages))
 
+    def requirements(self) -> list[Requirement]:
+        return [
+            Requirement(kind="venv", name=f"aider-chat {AIDER_VERSION}",
+                        how="benchdock setup aider (~700 MB)"),
+            Requirement(kind="image", name=polyglot_image(self.settings), optional=True, how=(
+                "benchdock build-image --harness aider-polyglot (the six toolchains; else "
+                "the local sandbox runs the host's toolchains)")),
+            Requirement(kind="dataset", name=f"polyglot-benchmark @ {REVISION[:12]}", how=(
+                "downloaded once from GitHub, or BENCHDOCK_POLYGLOT_DIR=<a local copy>")),
+        ]
+
+    def images(self) -> list[ImageSpec]:
+        return [ImageSpec(name="aider-polyglot", package="benchdock.harnesses.aider",
+                          tag=polyglot_image(self.settings), expected=TOOLCHAINS,
+                          what="the six languages' toolchains and test runners")]
+
+    def setups(self) -> list[SetupStep]:
+        from benchdock.harnesses.aider.environment import ensure_env
+
+        def run(say: Callable[[str], None]) -> str:
+            env = ensure_env(self.settings.envs_dir, say=say)
+            return f"{env.root} (Python {env.python_version})"
+
+        return [SetupStep(name="aider", what=f"aider-chat {AIDER_VERSION}'s own venv", run=run)]
+
     def readiness(self) -> str | None:
         try:
-            load_env(default_envs_dir())
+            load_env(self.settings.envs_dir)
         except EnvironmentMissing as exc:
             return str(exc)
         return None
 
     def exercises(self) -> list[Exercise]:
-        return load_exercises(ensure_dataset(dataset_root()), self.languages)
+        root = dataset_root(self.settings)
+        override = bool(self.settings.var("BENCHDOCK_POLYGLOT_DIR"))
+        return load_exercises(ensure_dataset(root, override), self.languages)
 
     def tasks(self) -> list[Task]:
         return [Task(id=ex.id, prompt=ex.instructions(), entry_point="")
@@ -144,28 +195,46 @@ class AiderPolyglot(DelegatedBenchmark):
         from benchdock.harnesses.aider.session import AiderSession
 
         try:
-            env = load_env(default_envs_dir())
+            env = load_env(self.settings.envs_dir)
         except EnvironmentMissing as exc:
             raise DatasetUnavailable(str(exc)) from None
         wanted = set(ctx.run.task_ids)
         return AiderSession(env, ctx, {ex.id: ex for ex in self.exercises() if ex.id in wanted})
 
     async def configure(self, endpoint: EndpointConfig, model: str,
-                        options: dict[str, Any]) -> dict[str, Any]:
-        """`mode` is the edit format; none (or "auto") leaves the choice to aider, which
-        picks the format it knows works for the model (`whole` for unknown models)."""
+                        options: BaseModel) -> tuple[dict[str, Any], str | None]:
+        """"auto" leaves the choice to aider, which picks the format it knows works for the
+        model (`whole` for unknown models); the session records the one it used."""
+        assert isinstance(options, AiderOptions)
         try:
-            load_env(default_envs_dir())
+            load_env(self.settings.envs_dir)
         except EnvironmentMissing as exc:
             raise BenchdockError(str(exc)) from None
-        fmt = options.get("mode") or "auto"
-        if fmt == "auto":
-            return {"aider_edit_format": None,
-                    "aider_edit_format_reason": "auto: aider's default for the model"}
-        if fmt not in EDIT_FORMATS:
-            raise BenchdockError(f"unknown edit format {fmt!r} for {self.id}; valid: auto, "
-                                 f"{', '.join(EDIT_FORMATS)}")
-        return {"aider_edit_format": fmt, "aider_edit_format_reason": f"{fmt} as asked"}
+        if options.edit_format == "auto":
+            return {"edit_format": None}, "auto: aider's default for the model"
+        return {"edit_format": options.edit_format}, f"{options.edit_format} as asked"
+
+    def tables(self, details: dict[str, Any], options: dict[str, Any]) -> list[Table]:
+        """Aider's figures per language: pass rate after each attempt, well-formed edits."""
+
+        def row(name: str, v: dict[str, Any]) -> list[str]:
+            p1, p2 = v["pass_rate_1"], v["pass_rate_2"]
+            wf = v.get("well_formed")
+
+            def rate(p: dict[str, Any]) -> str:
+                return ("-" if p["rate"] is None else
+                        f"{p['rate']:.3f} [{p['ci95'][0]:.2f}, {p['ci95'][1]:.2f}]")
+
+            return [name, rate(p1), rate(p2), "-" if wf is None else f"{wf:.0%}",
+                    str(v["errors"]), str(v["n"])]
+
+        rows = [row(lang, v) for lang, v in (details.get("per_language") or {}).items()]
+        if details.get("overall"):
+            rows.append(row("all", details["overall"]))
+        return [Table(title=f"Aider polyglot, edit format {details.get('edit_format')}",
+                      headers=["language", "pass after try 1 [95% CI]",
+                               "pass after try 2 [95% CI]", "well-formed", "errors", "n"],
+                      rows=rows)]
 
 
 def aider_benchmarks() -> dict[str, Any]:

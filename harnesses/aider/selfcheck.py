@@ -25,6 +25,7 @@ from typing import Any
 
 from benchdock.harnesses.aider.exercises import LANGUAGES, Exercise, dataset_root, load_exercises
 from benchdock.harnesses.aider.session import COMMON_ENV, LIMITS, TEST_TIMEOUT_S
+from benchdock.harnesses.config import Settings
 
 # The program the container runs: testrun.py, then a main that judges one exercise.
 MAIN = '''
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     exercises: list[Exercise] = []
     for lang in args.languages.split(","):
-        found = load_exercises(dataset_root(), [lang])
+        found = load_exercises(dataset_root(Settings.from_env()), [lang])
         exercises += found[: args.limit] if args.limit else found
 
     def one(ex: Exercise) -> tuple[Exercise, dict[str, Any], float]:
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             why = r.get("error") or rep.get("reason") or ""
             say(f"{ex.id:40s} {verdict:5s} {rep.get('passed', 0):>3}/{rep.get('expected', 0):<3} "
                 f"{secs:6.1f}s {why}"[:300])
-    say(f"\n{args.which} solutions, image {args.image}, exercises from {dataset_root()}")
+    say(f"\n{args.which} solutions, image {args.image}, exercises from {dataset_root(Settings.from_env())}")
     say(f"{'language':12s} {'passed':>7s} {'failed':>7s} {'errors':>7s} {'time':>8s}")
     for lang, (ok, bad, err, secs) in sorted(tally.items()):
         say(f"{lang:12s} {int(ok):>7d} {int(bad):>7d} {int(err):>7d} {secs:>7.0f}s")

@@ -24,7 +24,7 @@ from typing import Any
 
 import anyio
 
-from benchdock.harnesses.aider.exercises import LANGUAGES, Exercise
+from benchdock.harnesses.aider.exercises import LANGUAGES, Exercise, polyglot_image
 from benchdock.harnesses.base import Task, VerdictName
 from benchdock.harnesses.delegated import HarnessSession, SampleOutcome, SessionContext
 from benchdock.harnesses.envs import ManagedEnv, container_mounts
@@ -76,8 +76,8 @@ class AiderSession(HarnessSession):
         self.env = env
         self.ctx = ctx
         self.exercises = exercises
-        self.edit_format = ctx.run.params.get("aider_edit_format") or None
-        self.image = ctx.settings.polyglot_image
+        self.edit_format = (ctx.run.params.get("options") or {}).get("edit_format") or None
+        self.image = polyglot_image(ctx.settings)
         # two answers from the model (aider may ask more than once per attempt) and two test runs
         self.timeout_s = TRIES * (3 * ctx.settings.request_timeout_s + TEST_TIMEOUT_S) + 120
         self._live: set[Channel] = set()
@@ -197,7 +197,7 @@ class AiderSession(HarnessSession):
         return outcome(ex, result)
 
     async def summarise(self, samples: list[Sample]) -> dict[str, Any]:
-        return {"aider": summary(samples, self.edit_format)}
+        return summary(samples, self.edit_format)
 
     def close(self) -> None:
         with self._lock:

@@ -10,21 +10,39 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
 
-from benchdock.harnesses.base import DatasetUnavailable, Task
+from benchdock.harnesses.base import (
+    DatasetUnavailable,
+    ImageSpec,
+    Requirement,
+    SetupStep,
+    Table,
+    Task,
+    sandbox_image,
+)
 from benchdock.harnesses.bfcl.categories import OFFLINE, Category, category_of
 from benchdock.harnesses.bfcl.environment import BFCL_VERSION, EnvironmentMissing, load_env
-from benchdock.harnesses.config import EndpointConfig, default_envs_dir
-from benchdock.harnesses.delegated import DelegatedBenchmark, HarnessSession, SessionContext
+from benchdock.harnesses.config import EndpointConfig
+from benchdock.harnesses.delegated import HarnessBenchmark, HarnessSession, SessionContext
 from benchdock.harnesses.dimensions import DimensionMetric
 from benchdock.harnesses.errors import BenchdockError
 
 MODES = ("auto", "native", "prompting")
+
+
+class BfclOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["auto", "native", "prompting"] = Field(default="auto", description=(
+        "How to ask for function calls: native (the OpenAI tools field; llama-server needs "
+        "--jinja), prompting (calls written as text, parsed as BFCL does), or auto (native "
+        "where the endpoint answers a probe with a tool call)"))
 PROBE_TOOL = {"type": "function", "function": {
     "name": "get_weather", "description": "Current weather for a city",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
@@ -45,9 +63,11 @@ MAP = (
 )
 
 
-class Bfcl(DelegatedBenchmark):
+class Bfcl(HarnessBenchmark):
     metrics = ("pass@1", "accuracy per category", "BFCL overall")
-    needs: tuple[str, ...] = ("bfcl-env (benchdock setup bfcl)", "docker (recommended)")
+    Options: ClassVar[type[BaseModel]] = BfclOptions
+    main_option: ClassVar[str | None] = "mode"
+    details_key: ClassVar[str | None] = "bfcl"
     tokens_per_request = 100
     exec_s_per_task = 0.2
 
@@ -73,7 +93,6 @@ class Bfcl(DelegatedBenchmark):
                      if multi else f"{self.nominal_tasks} requests, ~100 tokens out each")
         blocked = [c for c in categories if not c.offline]
         if blocked:
-            self.needs = ("internet", *self.needs)
             self.description += " NOT RUNNABLE HERE: " + "; ".join(
                 f"{c.name} {c.why_not}" for c in blocked)
 
@@ -95,12 +114,34 @@ class Bfcl(DelegatedBenchmark):
     def dimension_metrics(self) -> tuple[DimensionMetric, ...]:
         return self._map
 
+    def requirements(self) -> list[Requirement]:
+        needs = [Requirement(kind="venv", name=f"bfcl-eval {BFCL_VERSION}",
+                             how="benchdock setup bfcl (about 5 minutes, 2 GB)"),
+                 Requirement(kind="docker", name=self.settings.sandbox_image, optional=True,
+                             how="benchdock build-image (else the local sandbox is used)")]
+        if any(not c.offline for c in self.categories):
+            needs.insert(0, Requirement(kind="internet", name="SerpAPI, an embedding download",
+                                        how="not supported offline"))
+        return needs
+
+    def images(self) -> list[ImageSpec]:
+        return [sandbox_image(self.settings)]
+
+    def setups(self) -> list[SetupStep]:
+        from benchdock.harnesses.bfcl.environment import ensure_env
+
+        def run(say: Callable[[str], None]) -> str:
+            env = ensure_env(self.settings.envs_dir, say=say)
+            return f"{env.root} (Python {env.python_version})"
+
+        return [SetupStep(name="bfcl", what=f"bfcl-eval {BFCL_VERSION}'s own venv", run=run)]
+
     def readiness(self) -> str | None:
         blocked = [c.name for c in self.categories if not c.offline]
         if blocked:
             return f"needs the internet ({', '.join(blocked)})"
         try:
-            load_env(default_envs_dir())
+            load_env(self.settings.envs_dir)
         except EnvironmentMissing as exc:
             return str(exc)
         return None
@@ -111,7 +152,7 @@ class Bfcl(DelegatedBenchmark):
             raise DatasetUnavailable("; ".join(f"{c.name} {c.why_not}" for c in blocked) +
                                      f". Offline categories: {', '.join(c.name for c in OFFLINE)}")
         try:
-            env = load_env(default_envs_dir())
+            env = load_env(self.settings.envs_dir)
         except EnvironmentMissing as exc:
             raise DatasetUnavailable(str(exc)) from None
         return [env.data_dir / f"BFCL_v4_{c.name}.json" for c in self.categories]
@@ -149,14 +190,15 @@ class Bfcl(DelegatedBenchmark):
     def open_session(self, ctx: SessionContext) -> HarnessSession:
         from benchdock.harnesses.bfcl.session import BfclSession
 
-        return BfclSession(load_env(default_envs_dir()), ctx)
+        return BfclSession(load_env(self.settings.envs_dir), ctx)
 
     async def configure(self, endpoint: EndpointConfig, model: str,
-                        options: dict[str, Any]) -> dict[str, Any]:
-        mode = options.get("mode") or "auto"
-        if mode not in MODES:
-            raise BenchdockError(f"unknown mode {mode!r} for {self.id}; valid: {', '.join(MODES)}")
-        supported, why = await probe_native(endpoint, model)
+                        options: BaseModel) -> tuple[dict[str, Any], str | None]:
+        """`auto` probes the endpoint with one tool call and records the choice and why."""
+        assert isinstance(options, BfclOptions)
+        mode: str = options.mode
+        timeout = float(self.settings.var("BENCHDOCK_PROBE_TIMEOUT_S", "120") or 120)
+        supported, why = await probe_native(endpoint, model, timeout)
         if mode == "native" and supported is False and why.startswith("the endpoint refused"):
             raise BenchdockError(
                 f"mode='native' asked, but {why}. Use mode='prompting' (BFCL's text format), "
@@ -166,16 +208,30 @@ class Bfcl(DelegatedBenchmark):
             why = ("auto: " + why)
         else:
             why = f"{mode} as asked (probe: {why})"
-        return {"bfcl_mode": mode, "bfcl_mode_reason": why}
+        return {"mode": mode}, why
+
+    def tables(self, details: dict[str, Any], options: dict[str, Any]) -> list[Table]:
+        """BFCL's per-category table and its own overall figures."""
+        rows = [[cat, f"{v['accuracy']:.3f}", f"[{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]",
+                 f"{v['correct']}/{v['n']}"]
+                for cat, v in (details.get("per_category") or {}).items()]
+        overall = details.get("overall") or {}
+        figures = [f"{k} {v:.3f}" for k, v in overall.items() if isinstance(v, float)]
+        note = ("BFCL aggregate: " + ", ".join(figures)) if figures else None
+        if details.get("harness_restarts"):
+            restarts = f"BFCL's harness was restarted {len(details['harness_restarts'])} time(s)"
+            note = f"{note}; {restarts}" if note else restarts
+        return [Table(title=f"BFCL, {details.get('mode') or options.get('mode')} mode",
+                      headers=["category", "accuracy", "95% CI", "correct"], rows=rows,
+                      note=note)]
 
 
-async def probe_native(ep: EndpointConfig, model: str) -> tuple[bool, str]:
+async def probe_native(ep: EndpointConfig, model: str, timeout: float = 120.0) -> tuple[bool, str]:
     """Does the endpoint do native function calling? One small request with a tool."""
     body = {"model": model, "max_tokens": 64, "temperature": 0, "tools": [PROBE_TOOL],
             "messages": [{"role": "user", "content": "What is the weather in Paris? "
                                                      "Use the get_weather tool."}]}
     headers = {"Authorization": f"Bearer {ep.api_key}"} if ep.api_key else {}
-    timeout = float(os.environ.get("BENCHDOCK_PROBE_TIMEOUT_S", "120"))
     try:
         async with httpx.AsyncClient(timeout=timeout) as client:
             r = await client.post(f"{ep.url}/chat/completions", json=body, headers=headers)

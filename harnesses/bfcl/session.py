@@ -107,7 +107,7 @@ def _open_channel(env: BfclEnv, ctx: SessionContext) -> tuple[Channel, str]:
 
 class BfclSession(HarnessSession):
     def __init__(self, env: BfclEnv, ctx: SessionContext) -> None:
-        self.mode = str(ctx.run.params.get("bfcl_mode", "prompting"))
+        self.mode = str((ctx.run.params.get("options") or {}).get("mode") or "prompting")
         self.timeout_s = ctx.settings.request_timeout_s * 4  # one entry's whole conversation
         self.init = {"model": ctx.run.model, "mode": self.mode, "threads": ctx.threads,
                      "temperature": float(ctx.run.params.get("temperature", 0.0)),
@@ -169,7 +169,7 @@ class BfclSession(HarnessSession):
                 raise SandboxError(f"BFCL's harness failed computing its overall figure: "
                                    f"{exc}") from exc
             out["overall"] = bfcl_overall(reply.get("tables", {}))
-        return {"bfcl": out}
+        return out
 
     def close(self) -> None:
         self.rpc.close()

@@ -39,7 +39,7 @@ def run_options(dimension: str) -> list[RunOption]:
     out = []
     for b in catalogue().values():
         rows = [m for m in b.dimension_metrics() if m.dimension == dimension]
-        if not rows or "internet" in b.needs:
+        if not rows or any(r.kind == "internet" for r in b.requirements()):
             continue
         parts = b.parts
         relevant = sum(1 for p in parts if any(m.covers(p) for m in rows))

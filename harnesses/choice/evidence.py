@@ -23,7 +23,8 @@ from benchdock.store.models import DimensionEvidence, Run, RunSummary, Sample
 log = logging.getLogger("benchdock.evidence")
 
 # bump when the map or the summary format changes: stored runs are summarised again
-EVIDENCE_VERSION = 1
+# (2: a run's options are one `options` mapping, whatever the benchmark)
+EVIDENCE_VERSION = 2
 
 
 def summarise(run: Run, samples: Sequence[Sample],
@@ -83,10 +84,13 @@ def _row(run_id: str, dimension: str, metric: str, part: str,
 
 
 def _settings(run: Run) -> dict[str, object]:
-    """The settings that make two runs comparable or not (sampling, n, the asking mode)."""
+    """The settings that make two runs comparable or not (sampling, n, the benchmark's own
+    options as decided, e.g. how the model was asked)."""
     p = dict(run.params or {})
-    keep = ("temperature", "top_p", "max_tokens", "seed", "bfcl_mode", "aider_edit_format")
+    keep = ("temperature", "top_p", "max_tokens", "seed")
     out: dict[str, object] = {k: p[k] for k in keep if k in p}
+    if p.get("options"):
+        out["options"] = p["options"]
     out["n_samples"] = run.n_samples
     out["sandbox"] = run.sandbox_used
     return out
@@ -95,7 +99,7 @@ def _settings(run: Run) -> dict[str, object]:
 def record(db: Engine, run: Run, samples: Sequence[Sample]) -> None:
     """Summarise and store one run's evidence (called when a run ends)."""
     try:
-        bench: BenchmarkBase | None = get_benchmark(run.benchmark)
+        bench: BenchmarkBase | None = get_benchmark(run.benchmark, None)
     except UnknownBenchmark:
         bench = None
     summary, rows = summarise(run, samples, bench)

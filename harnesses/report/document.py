@@ -14,11 +14,14 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.engine import Engine
 
+from benchdock.harnesses.base import Table
 from benchdock.harnesses.choice.compare import compare
 from benchdock.harnesses.choice.recommend import recommend
 from benchdock.harnesses.choice.views import Constraints, DimensionComparison, Recommendation
 from benchdock.harnesses.dimensions import DIMENSION_INFO
+from benchdock.harnesses.registry import run_tables
 from benchdock.harnesses.report import charts
+from benchdock.store import queries as q
 
 
 @dataclass
@@ -28,6 +31,8 @@ class Report:
 
     comparison: DimensionComparison
     recommendation: Recommendation
+    # each run's benchmark's own figures, as its declaration renders them
+    benchmark_tables: list[tuple[str, list[Table]]] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -65,7 +70,18 @@ def build(db: Engine, models: Sequence[str] | None = None,
     t1 = time.perf_counter()
     rec = recommend(db, priorities, constraints, models, comparison=cmp)
     t2 = time.perf_counter()
-    return Report(cmp, rec, seconds={"compare": t1 - t0, "recommend": t2 - t1})
+    return Report(cmp, rec, _benchmark_tables(db, cmp),
+                  seconds={"compare": t1 - t0, "recommend": t2 - t1})
+
+
+def _benchmark_tables(db: Engine, cmp: DimensionComparison) -> list[tuple[str, list[Table]]]:
+    out = []
+    for rid, ref in cmp.runs.items():
+        run = q.get_run(db, rid)
+        tables = run_tables(run.benchmark, run.metrics, run.params) if run else []
+        if tables:
+            out.append((f"{ref.model} on {ref.benchmark} (run {rid})", tables))
+    return out
 
 
 def _context(report: Report, images: Mapping[str, str], store: str) -> dict[str, object]:
@@ -75,6 +91,7 @@ def _context(report: Report, images: Mapping[str, str], store: str) -> dict[str,
         "titles": {d: DIMENSION_INFO[d].title for d in cmp.dimensions},
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "radar_models": charts.radar_models(cmp, [r.model for r in rec.ranking]),
+        "benchmark_tables": report.benchmark_tables,
     }
 
 

@@ -39,8 +39,6 @@ CA_FILE = "benchdock-ca.crt"
 CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
               "/etc/ssl/cert.pem")
 # what each harness image must be able to run (a record that lacks one counts it missing)
-EXPECTED = {"benchdock.harnesses.aider": (
-    "python", "cpp", "go", "rust", "rust-crates", "java", "javascript")}
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----",
                   re.DOTALL)
 LOG_TAIL = 30  # lines of the build log an error shows
@@ -189,7 +187,7 @@ def _build(client: Any, context: Path, tag: str, buildargs: dict[str, str]) -> s
 
 def build_image(tag: str, base: str | None = None,
                 package: str = "benchdock.harnesses.sandbox",
-                allow_missing: bool = False) -> BuiltImage:
+                allow_missing: bool = False, expected: tuple[str, ...] = ()) -> BuiltImage:
     """Build `package`'s Dockerfile (the sandbox's, or a harness's) and tag it `tag` when the
     image has everything it must (or `allow_missing`: then `missing` says what it lacks)."""
     ca, ca_sources = host_ca_certificates()
@@ -198,7 +196,7 @@ def build_image(tag: str, base: str | None = None,
     with tempfile.TemporaryDirectory(prefix="benchdock-build-") as tmp:
         make_context(package, Path(tmp), ca)
         built = build_context(Path(tmp), tag, {"BASE": base} if base else {},
-                              EXPECTED.get(package, ()), allow_missing)
+                              expected, allow_missing)
     built.ca_sources = ca_sources
     return built
 

@@ -1,0 +1,259 @@
+"""How a run's samples get their answers and verdicts: the two shapes a benchmark can have.
+
+`ChatPipeline` (a `Benchmark`): benchdock asks the model once per sample and scores the
+extracted code in the sandbox. Generation is bounded by the endpoint's concurrency; each
+answer is committed as soon as it exists and handed to the scorers, so execution overlaps
+with later generation. Answers already in the store (a resumed run) go straight to scoring;
+answers to identical requests come from the generation cache.
+
+`HarnessPipeline` (a `HarnessBenchmark`): the reference harness asks and judges in its own
+process, through benchdock's recording proxy, and each outcome is committed as it arrives.
+
+Both run inside `RunExecutor` (engine.py), which owns what they share: loading the tasks,
+watching for cancellation, and finishing the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from benchdock.harnesses.base import Benchmark, Verdict
+from benchdock.harnesses.llm import ChatResult, chat_with_retries, request_body
+from benchdock.harnesses.proxy import Exchange, RecordingProxy
+from benchdock.harnesses.sandbox import Sandbox, SandboxError, open_sandbox
+from benchdock.store import queries as q
+from benchdock.store.models import Generation, Run, Sample
+
+if TYPE_CHECKING:
+    from benchdock.harnesses.delegated import HarnessBenchmark, HarnessSession, SampleOutcome
+    from benchdock.harnesses.engine import RunExecutor
+
+log = logging.getLogger("benchdock.engine")
+
+
+def cache_key(run: Run, body: dict[str, Any], sample_index: int) -> str:
+    """Same model identity + same request (+ sample index when sampling) = same answer."""
+    ident = {k: run.model_identity.get(k) for k in ("id", "endpoint", "file_size_bytes",
+                                                    "quantization", "parameter_count")}
+    req = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+    if body.get("temperature", 0) > 0:
+        req["sample_index"] = sample_index
+    blob = json.dumps({"model": ident, "request": req}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def no_code_reason(s: Sample) -> str:
+    """Why an answer held no code, in the terms a user can act on."""
+    if s.truncated:
+        return ("no code: the answer was cut off by max_tokens before any code block closed; "
+                "raise max_tokens (reasoning models need several thousand)")
+    if not (s.completion or "").strip() and s.reasoning:
+        return ("no code: the answer was empty and everything came as reasoning_content "
+                "(thinking); raise max_tokens or disable thinking")
+    return "no code found in the answer"
+
+
+class Pipeline(ABC):
+    """One run's work. `run` does it; `stop` ends it promptly (cancellation) from another
+    task; `close` releases what it holds, however it ended."""
+
+    sandbox_kind: str | None = None
+    isolation: str | None = None
+
+    def __init__(self, ex: RunExecutor) -> None:
+        self.ex = ex
+        self.extra_metrics: dict[str, Any] = {}
+
+    @abstractmethod
+    async def run(self) -> None: ...
+
+    def stop(self) -> None:
+        self.close()
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class ChatPipeline(Pipeline):
+    def __init__(self, ex: RunExecutor) -> None:
+        super().__init__(ex)
+        assert isinstance(ex.bench, Benchmark)
+        self.bench: Benchmark = ex.bench
+        self.sandbox: Sandbox | None = None
+
+    async def run(self) -> None:
+        ex = self.ex
+        # execution is short next to generation: a few runners keep up on any machine
+        size = max(1, min(4, os.cpu_count() or 1))
+        settings = ex.settings
+        self.sandbox = await anyio.to_thread.run_sync(
+            open_sandbox, settings.sandbox, settings.sandbox_image, size)
+        self.sandbox_kind, self.isolation = self.sandbox.kind, self.sandbox.isolation
+        ex.started(self)
+        await anyio.to_thread.run_sync(self.bench.prepare, self.sandbox, list(ex.tasks.values()))
+        pending = q.unscored_samples(ex.db, ex.run.id)
+        send, recv = anyio.create_memory_object_stream[Sample](max_buffer_size=math.inf)
+        limiter = anyio.CapacityLimiter(max(1, ex.run.concurrency))
+        timeout = httpx.Timeout(settings.request_timeout_s, connect=10.0)
+        async with (httpx.AsyncClient(timeout=timeout, transport=ex.transport) as client,
+                    anyio.create_task_group() as scorers):
+            for _ in range(self.sandbox.size):
+                scorers.start_soon(self._score_loop, recv.clone())
+            recv.close()
+            async with anyio.create_task_group() as gens, send:
+                for s in pending:
+                    if s.completion is not None:
+                        await send.send(s)
+                    else:
+                        gens.start_soon(self._generate, client, limiter, s, send.clone())
+
+    def close(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.close()  # kills running containers: execution stops now
+
+    async def _generate(self, client: httpx.AsyncClient, limiter: anyio.CapacityLimiter,
+                        s: Sample, send: ObjectSendStream[Sample]) -> None:
+        ex = self.ex
+        task = ex.tasks[s.task_id]
+        body = request_body(ex.run.model, self.bench.messages(task), ex.params)
+        key = cache_key(ex.run, body, s.sample_index)
+        hit = q.cache_get(ex.db, key)
+        if hit is not None:
+            res = ChatResult(content=hit.content, reasoning=hit.reasoning,
+                             finish_reason=hit.finish_reason,
+                             completion_tokens=hit.completion_tokens,
+                             latency_s=hit.latency_s or 0.0, ttft_s=hit.ttft_s)
+            cached = True
+        else:
+            async with limiter:
+                res = await chat_with_retries(client, ex.endpoint, body)
+            q.cache_put(ex.db, Generation(
+                key=key, model=ex.run.model, content=res.content, reasoning=res.reasoning,
+                finish_reason=res.finish_reason, prompt_tokens=res.prompt_tokens,
+                completion_tokens=res.completion_tokens, latency_s=res.latency_s,
+                ttft_s=res.ttft_s))
+            cached = False
+        code = await anyio.to_thread.run_sync(self.bench.extract, task, res.content)
+        values = dict(
+            generation_key=key, completion=res.content, reasoning=res.reasoning, code=code,
+            finish_reason=res.finish_reason, truncated=res.finish_reason == "length",
+            cached=cached, latency_s=res.latency_s, ttft_s=res.ttft_s,
+            completion_tokens=res.completion_tokens,
+        )
+        q.save_generation(ex.db, s.id or 0, **values)
+        async with send:
+            await send.send(s.model_copy(update=values))
+
+    async def _score_loop(self, recv: ObjectReceiveStream[Sample]) -> None:
+        assert self.sandbox is not None
+        ex = self.ex
+        async with recv:
+            async for s in recv:
+                task = ex.tasks[s.task_id]
+                if not (s.code or "").strip():
+                    q.save_verdict(ex.db, s.id or 0, verdict="error", detail=no_code_reason(s),
+                                   exec_s=0.0)
+                    continue
+                try:
+                    v = await anyio.to_thread.run_sync(
+                        self.bench.score, task, s.code or "", self.sandbox,
+                        abandon_on_cancel=True)
+                except SandboxError:
+                    raise  # the sandbox is gone and could not be replaced: the run stops
+                except Exception as exc:
+                    # a scorer that trips over one answer must not stop the run (nor stop a
+                    # resumed run again on the same answer): that sample is an error
+                    log.exception("run %s: scoring %s failed", ex.run.id, s.task_id)
+                    v = Verdict(verdict="error", detail=(
+                        f"benchdock could not score this answer ({type(exc).__name__}: {exc})"))
+                q.save_verdict(ex.db, s.id or 0, verdict=v.verdict, base_verdict=v.base,
+                               plus_verdict=v.plus, detail=v.detail, exec_s=v.exec_s)
+
+
+class HarnessPipeline(Pipeline):
+    def __init__(self, ex: RunExecutor) -> None:
+        super().__init__(ex)
+        from benchdock.harnesses.delegated import HarnessBenchmark
+
+        assert isinstance(ex.bench, HarnessBenchmark)
+        self.bench: HarnessBenchmark = ex.bench
+        self.session: HarnessSession | None = None
+        self.sock_dir: Path | None = None
+
+    async def run(self) -> None:
+        from benchdock.harnesses.delegated import SessionContext
+
+        ex = self.ex
+        proxy = RecordingProxy(ex.db, ex.run, ex.endpoint, ex.params, cache_key,
+                               ex.settings.request_timeout_s, ex.transport)
+        # short: unix socket paths are limited to ~100 bytes
+        self.sock_dir = Path(tempfile.mkdtemp(prefix="bdproxy-"))
+        self.sock_dir.chmod(0o755)
+        pending = q.unscored_samples(ex.db, ex.run.id)
+        limiter = anyio.CapacityLimiter(max(1, ex.run.concurrency))
+        async with anyio.create_task_group() as tg:
+            await tg.start(proxy.serve, str(self.sock_dir / "proxy.sock"))
+            ctx = SessionContext(settings=ex.settings, run=ex.run,
+                                 proxy_socket=self.sock_dir / "proxy.sock",
+                                 threads=max(1, ex.run.concurrency))
+            self.session = await anyio.to_thread.run_sync(self.bench.open_session, ctx)
+            session = self.session
+            self.sandbox_kind, self.isolation = session.sandbox_kind, session.isolation
+            ex.started(self)
+            async with anyio.create_task_group() as work:
+                for s in pending:
+                    work.start_soon(self._solve_one, session, proxy, limiter, s)
+            details = await session.summarise(q.all_samples(ex.db, ex.run.id))
+            if self.bench.details_key and details:
+                self.extra_metrics = {self.bench.details_key: details}
+            tg.cancel_scope.cancel()  # stop the proxy: all work is done
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()  # the harness's container or process goes too
+        if self.sock_dir is not None:
+            shutil.rmtree(self.sock_dir, ignore_errors=True)
+
+    async def _solve_one(self, session: HarnessSession, proxy: RecordingProxy,
+                         limiter: anyio.CapacityLimiter, s: Sample) -> None:
+        from benchdock.harnesses.llm import EndpointError
+
+        ex = self.ex
+        tag = str(s.id)
+        async with limiter:
+            out = await session.solve(ex.tasks[s.task_id], tag)
+        exchanges, failure = proxy.take(tag)
+        if failure is not None:  # the endpoint failed, not the model: fail the run, resumable
+            raise EndpointError(f"sample {s.task_id}: {failure}")
+        q.save_generation(ex.db, s.id or 0, **generation_values(out, exchanges))
+        q.save_verdict(ex.db, s.id or 0, verdict=out.verdict, detail=out.detail, exec_s=0.0,
+                       extra={**out.extra, "exchanges": [e.model_dump(exclude_defaults=True)
+                                                         for e in exchanges]})
+
+
+def generation_values(out: SampleOutcome, exchanges: list[Exchange]) -> dict[str, Any]:
+    """A sample's answer and its timing summed over the exchanges it took."""
+    ok = [e for e in exchanges if e.status == 200]
+    last = ok[-1] if ok else None
+    return dict(
+        completion=out.completion, code=out.code,
+        finish_reason=last.finish_reason if last else None,
+        truncated=any(e.finish_reason == "length" for e in ok),
+        cached=bool(ok) and all(e.cached for e in ok),
+        latency_s=sum(e.latency_s for e in ok) if ok else None,
+        ttft_s=ok[0].ttft_s if ok else None,
+        completion_tokens=sum(e.completion_tokens or 0 for e in ok) if ok else None,
+    )
