@@ -144,7 +144,8 @@ class EvalPlusSet(EvalPlusChatCodegen, Benchmark):
             known = self._times.setdefault(sandbox, {})
             missing = [t for t in tasks if t.id not in known]
         if missing:
-            got = sandbox_times(sandbox, self.dataset_hash(), missing, self.expected_outputs())
+            got = sandbox_times(sandbox, self.dataset_hash(), missing, self.expected_outputs(),
+                                self.settings.home)
             with self._lock:
                 known.update(got)
         return {t.id: known[t.id] for t in tasks}

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from benchdock.harnesses.base import Task
-from benchdock.harnesses.config import default_home
 from benchdock.harnesses.pyjudge.host import run_judge
 from benchdock.harnesses.sandbox import Sandbox, SandboxError
 
@@ -54,11 +53,11 @@ def sandbox_identity(sandbox: Sandbox) -> str:
     return f"python {sys.version.split()[0]} numpy {numpy.__version__} at {sys.executable}"
 
 
-def cache_path(dataset_hash: str, sandbox: Sandbox) -> tuple[Path, dict[str, str]]:
+def cache_path(dataset_hash: str, sandbox: Sandbox, home: Path) -> tuple[Path, dict[str, str]]:
     key = {"dataset_hash": dataset_hash, "sandbox": sandbox.kind,
            "runtime": sandbox_identity(sandbox), "cpu": cpu_model()}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-    return default_home() / "cache" / "evalplus-times" / f"{digest}.json", key
+    return home / "cache" / "evalplus-times" / f"{digest}.json", key
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -100,10 +99,10 @@ def time_one(sandbox: Sandbox, task: Task, host_times: dict[str, list[float]]) -
 
 
 def sandbox_times(sandbox: Sandbox, dataset_hash: str, tasks: list[Task],
-                  expected: dict[str, Any]) -> dict[str, dict[str, list[float]]]:
-    """ref_time per task and part for `tasks`: cached, else measured now (in parallel over
-    the sandbox's runners), else EvalPlus's host times."""
-    path, key = cache_path(dataset_hash, sandbox)
+                  expected: dict[str, Any], home: Path) -> dict[str, dict[str, list[float]]]:
+    """ref_time per task and part for `tasks`: cached (under `home`), else measured now (in
+    parallel over the sandbox's runners), else EvalPlus's host times."""
+    path, key = cache_path(dataset_hash, sandbox, home)
     cached = _load(path)
     todo = [t for t in tasks if t.id not in cached]
     if todo:

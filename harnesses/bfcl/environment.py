@@ -9,7 +9,6 @@ the CPU build first avoids that. Its import also needs `soundfile`, which it doe
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,8 +30,7 @@ class BfclEnv(ManagedEnv):
         return self.site_packages / "bfcl_eval" / "data"
 
 
-def spec() -> envs.EnvSpec:
-    torch_index = os.environ.get("BENCHDOCK_TORCH_INDEX")
+def spec(torch_index: str | None = None) -> envs.EnvSpec:
     extra = ["--index-url", torch_index] if torch_index else []
     return envs.EnvSpec(
         name=f"bfcl-eval-{BFCL_VERSION}",
@@ -45,5 +43,7 @@ def load_env(root: Path) -> BfclEnv:
     return BfclEnv.model_validate(envs.load(root, spec()).model_dump())
 
 
-def ensure_env(root: Path, say: Callable[[str], None] = log.info) -> BfclEnv:
-    return BfclEnv.model_validate(envs.ensure(root, spec(), say).model_dump())
+def ensure_env(root: Path, say: Callable[[str], None] = log.info,
+               torch_index: str | None = None) -> BfclEnv:
+    """`torch_index`: the pip index for torch (BENCHDOCK_TORCH_INDEX)."""
+    return BfclEnv.model_validate(envs.ensure(root, spec(torch_index), say).model_dump())

@@ -131,7 +131,8 @@ class Bfcl(HarnessBenchmark):
         from benchdock.harnesses.bfcl.environment import ensure_env
 
         def run(say: Callable[[str], None]) -> str:
-            env = ensure_env(self.settings.envs_dir, say=say)
+            env = ensure_env(self.settings.envs_dir, say=say,
+                             torch_index=self.settings.var("BENCHDOCK_TORCH_INDEX"))
             return f"{env.root} (Python {env.python_version})"
 
         return [SetupStep(name="bfcl", what=f"bfcl-eval {BFCL_VERSION}'s own venv", run=run)]
