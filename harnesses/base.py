@@ -242,7 +242,9 @@ class BenchmarkBase(ABC):
             return self.Options.model_validate(raw)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg']}"
+                f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['input']!r} is not "
+                f"valid: {e['msg']}" if e["type"] != "missing" else
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                 for e in exc.errors())
             names = ", ".join(self.Options.model_fields) or "none"
             raise BenchdockError(f"invalid options for {self.id}: {problems} (its options: "

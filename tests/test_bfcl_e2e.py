@@ -48,8 +48,12 @@ def check_samples(res: dict[str, Any], category: str) -> None:
 async def test_bfcl_single_and_multi_turn_through_mcp(settings: Settings) -> None:
     async with Client(create_server(settings)) as c:
         listed = {b["id"]: b for b in (await call(c, "list_benchmarks"))["benchmarks"]}
-        assert {"bfcl", "bfcl-simple", "bfcl-multi-turn-base", "bfcl-live-simple"} <= set(listed)
-        assert "internet" in listed["bfcl-web-search-base"]["needs"]
+        assert "bfcl" in listed
+        parts = {v.split(" ")[0] for v in listed["bfcl"]["variants"]}
+        assert {"bfcl-simple", "bfcl-multi-turn-base", "bfcl-live-simple"} <= parts
+        online = await call(c, "describe_benchmark", benchmark="bfcl-web-search-base")
+        assert "internet" in {n["kind"] for n in online["needs"] if not n["optional"]}
+        assert not online["ready"] and "internet" in online["why_not"].lower()
         refused = await c.call_tool("run_benchmark", {"model": MODEL,
                                     "benchmark": "bfcl-memory-kv"}, raise_on_error=False)
         assert refused.is_error and "internet" in str(refused.content)
