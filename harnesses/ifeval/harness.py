@@ -66,7 +66,7 @@ class IfEval(HarnessBenchmark):
 
     def requirements(self) -> list[Requirement]:
         return [Requirement(kind="venv", name=f"IFEval checkers (lm-eval {LM_EVAL_VERSION})",
-                            how="benchdock setup ifeval (under a minute, ~100 MB)"),
+                            how="benchdock setup ifeval (about 30 s and 260 MB)"),
                 Requirement(kind="docker", name=self.settings.sandbox_image, optional=True,
                             how="benchdock build-image (else the checker runs under bubblewrap)")]
 
