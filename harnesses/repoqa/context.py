@@ -9,6 +9,10 @@ hub is reachable here, so benchdock counts with a fixed, deterministic proxy (`c
 words with their leading space, single digits, single other characters, newlines and runs of
 other whitespace. On httpx's `_client.py` it counts 1.19 pieces per SmolLM2 token (SmolLM2
 itself: 4.0 characters per token); a "16k" context is 16,384 proxy tokens, for every model.
+
+Kept as RepoQA has it: the needle's bytes start at its `def`, and its indentation, the last
+piece of the prefix's lines, gets a newline of its own, so a method's `def` stands at column 0
+in the context (the matcher compares whitespace-split tokens, so this does not change scores).
 """
 
 from __future__ import annotations
