@@ -112,6 +112,7 @@ def test_dimension_rows_name_the_lengths() -> None:
     assert bench("repoqa-local-32k").part("local-32k/httpx::x") == "local-32k"
     assert "context 32768 tokens" in bench("repoqa-local-32k").version
     assert "local construction" in bench("repoqa-local-32k").version
+    assert bench().run_defaults == {"max_tokens": 1024}  # RepoQA's max_new_tokens
 
 
 @pytest.mark.anyio
