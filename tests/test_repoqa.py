@@ -15,7 +15,7 @@ from benchdock.harnesses.config import EndpointConfig
 from benchdock.harnesses.endpoints import EndpointStatus, ModelInfo
 from benchdock.harnesses.errors import BenchdockError
 from benchdock.harnesses.registry import get_benchmark
-from benchdock.harnesses.repoqa import local, matcher
+from benchdock.harnesses.repoqa import local, matcher, official
 from benchdock.harnesses.repoqa.context import count_tokens
 from benchdock.harnesses.repoqa.harness import RepoQA
 
@@ -133,15 +133,20 @@ async def test_a_length_over_the_models_window_is_refused(monkeypatch: pytest.Mo
 
 def test_official_path_reads_repoqa_format_from_the_override(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without the release here, the official path is fed the local set written in RepoQA's
-    format through RepoQA's own variable: its tasks load and its reference passes."""
-    assert bench("repoqa-4k").readiness() is not None or "REPOQA_DATA_OVERRIDE_PATH" in __import__(
-        "os").environ
+    """Without RepoQA's data, repoqa-4k falls back to the local construction; fed the local
+    set written in RepoQA's format through RepoQA's own variable, it reads that instead (the
+    release cannot be downloaded here): its tasks load and its reference passes."""
+    monkeypatch.delenv("REPOQA_DATA_OVERRIDE_PATH", raising=False)
+    monkeypatch.setattr(official, "cache_path", lambda: tmp_path / "absent.json")
+    default = bench("repoqa-4k")  # no RepoQA data: the local construction, said as such
+    assert default.readiness() is None and "local construction" in default.version
+    assert default.tasks()[0].id.startswith("local-4k/")
+    assert default.dimension_metrics()[0].dimension == "repo_understanding"
     path = tmp_path / "repoqa.json"
     path.write_text(json.dumps(local.build()))
     monkeypatch.setenv("REPOQA_DATA_OVERRIDE_PATH", str(path))
     b = bench("repoqa-4k")
-    assert b.readiness() is None
+    assert b.readiness() is None and "RepoQA data 2024-04-20" in b.version
     tasks = b.tasks()
     assert len(tasks) == local.NEEDLES * len(local.PACKAGES)  # no local-only filter here
     assert tasks[0].id.startswith("4k/")

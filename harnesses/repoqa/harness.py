@@ -5,9 +5,11 @@ the repository by BLEU; a pass is the needle asked for being the best match, at
 similarity >= 0.8).
 
 One benchmark per context length (4k, 8k, 16k, 32k tokens) and data source:
-`repoqa-<length>` on RepoQA's own data (present only when downloaded: `official.py`),
-`repoqa-local-<length>` on benchdock's local construction (`local.py`, offline). All are
-one family, `repoqa`; the part (`4k`, `local-16k`, ...) is the length, so 4k and 8k feed
+`repoqa-<length>` on RepoQA's own data where it is here (`official.py`) and else, as the
+offline default, on benchdock's local construction (`local.py`), which
+`repoqa-local-<length>` always uses. Task ids and the version string say which data a run
+used. All are one family, `repoqa`; the part (`4k`, `local-16k`, ...) is the length and the
+data, so 4k and 8k feed
 repository understanding and 16k and 32k long context. A length is refused when queued if
 the model's context window (as `list_models` reports it) is below RepoQA's 1.25 x the
 context size (RepoQA's own `max_model_len` for vLLM).
@@ -69,23 +71,34 @@ class RepoQA(Benchmark):
     run_defaults: ClassVar[dict[str, Any]] = {"max_tokens": MAX_NEW_TOKENS}
     tokens_per_request = 300
 
-    def __init__(self, length: str, offline: bool) -> None:
-        self.length, self.offline = length, offline
+    def __init__(self, length: str, local_only: bool) -> None:
+        self.length, self.local_only = length, local_only
         self.size = LENGTHS[length]
-        self.prefix = f"local-{length}" if offline else length
-        self.id = f"repoqa-{self.prefix}"
-        source = "benchdock's local construction" if offline else "RepoQA's data (2024-04-20)"
+        self.id = f"repoqa-{'local-' if local_only else ''}{length}"
+        source = ("benchdock's local construction" if local_only else
+                  "RepoQA's data (2024-04-20), else benchdock's local construction")
         self.title = f"RepoQA needle-function search, {length} tokens, {source}"
         self.description = (
             f"Find, in {self.size} tokens of real Python repository code, the function a "
             "description describes and repeat it; scored by RepoQA's matcher (the answer's "
             "function must best match the needle, BLEU >= 0.8). "
-            + ("Local construction (offline): 5 permissively licensed packages installed with "
-               "benchdock, descriptions from the needles' docstrings with the name removed "
-               "(the docstring is removed from the context)." if offline else
-               "RepoQA's own data, Python part (100 needles in 10 repositories)."))
+            + ("" if local_only else "RepoQA's own data, Python part (100 needles in 10 "
+               "repositories), when it is here (REPOQA_DATA_OVERRIDE_PATH or `benchdock setup "
+               "repoqa-data`); else ")
+            + "the local construction (offline): 5 permissively licensed packages installed "
+            "with benchdock, descriptions from the needles' docstrings with the name removed "
+            "(the docstring is removed from the context).")
         self.dimensions = ("repo_understanding",) if length in MODERATE else ("long_context",)
-        self.nominal_tasks = LOCAL_TASKS[length] if offline else 100
+        self.nominal_tasks = LOCAL_TASKS[length] if self.offline else 100
+
+    @property
+    def offline(self) -> bool:
+        """Whether this run uses the local construction (always, or for want of RepoQA's)."""
+        return self.local_only or official.data_path() is None
+
+    @property
+    def prefix(self) -> str:
+        return f"local-{self.length}" if self.offline else self.length
         self.cost = (f"{self.nominal_tasks} requests of ~{int(self.size * 1.1)} prompt tokens, "
                      f"up to {MAX_NEW_TOKENS} generated")
 
@@ -125,7 +138,7 @@ class RepoQA(Benchmark):
     def _how() -> str:
         return ("set REPOQA_DATA_OVERRIDE_PATH to a copy of repoqa-2024-04-20.json or run "
                 "`benchdock setup repoqa-data` (downloads RepoQA's release from GitHub); "
-                "repoqa-local-* runs offline")
+                "without it, benchdock's local construction is used")
 
     @cached_property
     def _tasks(self) -> list[Task]:
@@ -162,15 +175,14 @@ class RepoQA(Benchmark):
 
     def requirements(self) -> list[Requirement]:
         needs = super().requirements()
-        if not self.offline:
+        if not self.local_only:
             needs.append(Requirement(kind="dataset", name=f"repoqa-{official.VERSION}.json",
-                                     how=self._how()))
+                                     how=self._how(), optional=True))
         return needs
 
     def readiness(self) -> str | None:
-        if self.offline or official.data_path() is not None:
-            return None
-        return f"RepoQA's data is not here: {self._how()}"
+        """Always ready: without RepoQA's data, the local construction is used."""
+        return None
 
     def setups(self) -> list[SetupStep]:
         from benchdock.harnesses import envs
@@ -197,7 +209,7 @@ class RepoQA(Benchmark):
             return {}, (f"context {self.size} tokens; the server does not report {model}'s "
                         f"context window, so it was not checked (RepoQA asks for {need})")
         if window < need:
-            fits = [f"repoqa-{'local-' if self.offline else ''}{k}" for k, v in LENGTHS.items()
+            fits = [f"repoqa-{'local-' if self.local_only else ''}{k}" for k, v in LENGTHS.items()
                     if int(v * HEADROOM) <= window]
             raise BenchdockError(
                 f"{self.id} needs a context window of {need} tokens (RepoQA's 1.25 x "
@@ -251,8 +263,8 @@ def _not_python(code: str) -> str | None:
 
 def repoqa_benchmarks() -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for offline in (True, False):
+    for local_only in (False, True):
         for length in LENGTHS:
-            bench_id = f"repoqa-{'local-' if offline else ''}{length}"
-            out[bench_id] = lambda length=length, offline=offline: RepoQA(length, offline)
+            bench_id = f"repoqa-{'local-' if local_only else ''}{length}"
+            out[bench_id] = lambda length=length, local_only=local_only: RepoQA(length, local_only)
     return out
