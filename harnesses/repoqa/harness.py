@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from benchdock.harnesses.base import (
     Benchmark,
+    BenchmarkBrief,
     DatasetUnavailable,
     Requirement,
     SetupStep,
@@ -115,6 +116,13 @@ class RepoQA(Benchmark):
 
     def dimension_metrics(self) -> tuple[DimensionMetric, ...]:
         return tuple(m for m in _rows() if m.covers(self.prefix))
+
+    def brief(self) -> BenchmarkBrief:
+        """list_benchmarks shows the family on one line: with both of its dimensions (4k and
+        8k measure repository understanding, 16k and 32k long context)."""
+        out = super().brief()
+        out.dimensions = ["repo_understanding", "long_context"]
+        return out
 
     @property
     def version(self) -> str:
