@@ -113,6 +113,7 @@ def test_dimension_rows_name_the_lengths() -> None:
     assert "context 32768 tokens" in bench("repoqa-local-32k").version
     assert "local construction" in bench("repoqa-local-32k").version
     assert bench().run_defaults == {"max_tokens": 1024}  # RepoQA's max_new_tokens
+    assert bench("repoqa-local-32k").cost.startswith("38 requests of ~36044 prompt tokens")
 
 
 @pytest.mark.anyio

@@ -91,6 +91,8 @@ class RepoQA(Benchmark):
             "(the docstring is removed from the context).")
         self.dimensions = ("repo_understanding",) if length in MODERATE else ("long_context",)
         self.nominal_tasks = LOCAL_TASKS[length] if self.offline else 100
+        self.cost = (f"{self.nominal_tasks} requests of ~{int(self.size * 1.1)} prompt tokens, "
+                     f"up to {MAX_NEW_TOKENS} generated")
 
     @property
     def offline(self) -> bool:
@@ -100,8 +102,6 @@ class RepoQA(Benchmark):
     @property
     def prefix(self) -> str:
         return f"local-{self.length}" if self.offline else self.length
-        self.cost = (f"{self.nominal_tasks} requests of ~{int(self.size * 1.1)} prompt tokens, "
-                     f"up to {MAX_NEW_TOKENS} generated")
 
     @property
     def family(self) -> str:
