@@ -49,8 +49,11 @@ async def test_list_benchmarks(server) -> None:  # type: ignore[no-untyped-def]
         variants = {v.split(" ")[0]: b["id"] for b in listed for v in b.get("variants") or []}
         # one line per family; its parts runnable on their own are its variants
         assert {"humaneval", "humaneval-plus", "mbpp-plus", "bfcl", "aider-polyglot"} <= set(ids)
-        assert {i for i in ids if not i.startswith(("bfcl", "aider-polyglot"))} == {
+        assert {i for i in ids if not i.startswith(("bfcl", "aider-polyglot", "repoqa"))} == {
             "humaneval", "humaneval-plus", "mbpp-plus"}
+        assert ids["repoqa-4k"]["dimensions"] == ["repo_understanding", "long_context"]
+        assert {v for v in variants if v.startswith("repoqa")} == {
+            f"repoqa-{d}{n}k" for d in ("", "local-") for n in (4, 8, 16, 32)} - {"repoqa-4k"}
         assert len([v for v in variants if v.startswith("bfcl-")]) == 22  # one per category
         assert variants["bfcl-simple"] == "bfcl"
         assert {v for v in variants if v.startswith("aider-polyglot-")} == {
