@@ -35,6 +35,7 @@ def builtin() -> dict[str, Factory]:
     from benchdock.harnesses.evalplus_sets import HumanEvalPlus, MbppPlus
     from benchdock.harnesses.humaneval import HumanEval
     from benchdock.harnesses.ifeval.harness import IfEval
+    from benchdock.harnesses.testgen.benchmark import TestgenHumanEvalPlus
 
     return {
         "humaneval": HumanEval,
@@ -43,6 +44,7 @@ def builtin() -> dict[str, Factory]:
         **bfcl_benchmarks(),
         **aider_benchmarks(),
         "ifeval": IfEval,
+        "testgen-humaneval-plus": TestgenHumanEvalPlus,
     }
 
 
