@@ -53,16 +53,17 @@ _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.S | r
 
 
 def mutation_score(sample: Sample) -> float | None:
-    """A sample's mutation score (0 for an invalid suite; None when nothing could be judged
-    or the task has no counted mutant)."""
-    extra = sample.extra or {}
+    """A sample's mutation score: 0 for an invalid suite, for no tests, and for a suite that
+    stopped the judge; None when the sandbox itself failed, or the task has no counted
+    mutant (then the sample says nothing about test generation)."""
     if sample.verdict is None:
         return None
-    if not extra:  # no suite was judged: the model's fault (no code) is 0, a fault is None
+    extra = sample.extra or {}
+    if not extra:
         detail = sample.detail or ""
-        return 0.0 if detail.startswith("no code") or detail.startswith("no test code") else None
-    counted = extra.get("mutants_counted")
-    if not counted:
+        infra = detail.startswith(("the sandbox failed", "benchdock could not score"))
+        return None if infra else 0.0
+    if not extra.get("mutants_counted"):
         return None
     return float(extra.get("mutation_score") or 0.0)
 
@@ -80,6 +81,7 @@ def _pct(covered: Any, total: Any) -> float | None:
 
 
 class TestgenHumanEvalPlus(Benchmark):
+    __test__ = False  # (its name starts with "Test": not a pytest class)
     id = "testgen-humaneval-plus"
     title = "Test generation on HumanEval+ by mutation score (benchdock's construction)"
     description = (

@@ -44,6 +44,7 @@ _SOURCES: dict[str, str] = {}
 _COVERAGE: Any = None
 _ZYGOTE: Any = None
 SCRATCH = ("/tmp", "/dev/shm")
+COVERAGE_WAIT_S = 15.0
 
 
 def prepare() -> None:
@@ -214,7 +215,9 @@ def _read_until(fd: int, proc: Any, deadline: float) -> tuple[bytes, bool]:
         r, _, _ = select.select([fd], [], [], min(left, 0.05))
         if r:
             chunk = os.read(fd, 65536)
-            if chunk and len(buf) < (1 << 20):
+            if not chunk:  # every holder closed it: T (and what it forked) is done
+                return bytes(buf), True
+            if len(buf) < (1 << 20):
                 buf += chunk
         if proc.poll() is not None:
             while True:
@@ -302,7 +305,8 @@ def _run_one(code: str, p: dict[str, Any], analyse: bool) -> dict[str, Any]:
     out["seconds"] = round(elapsed, 3)
     os.write(ctl_w, b"x")
     cov_raw = b""
-    end = time.monotonic() + 30
+    # only the analysed run's S has something to say; a mutant stuck in a loop is not waited for
+    end = time.monotonic() + (COVERAGE_WAIT_S if analyse else 0.0)
     while time.monotonic() < end:
         r, _, _ = select.select([out_r], [], [], 0.1)
         if r:

@@ -171,6 +171,7 @@ def _zygote(sock: socket.socket, sources: dict[str, str]) -> None:
     for fd in (0, 1, 2):
         if fd != null:
             os.dup2(null, fd)
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # as in every test process
     ns: dict[str, Any] = {"__name__": "benchdock_testgen_child"}
     exec(compile(sources["src"], "<benchdock-testgen-child>", "exec"), ns)
     ns["warm_up"]()
