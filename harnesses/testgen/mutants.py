@@ -20,6 +20,7 @@ import hashlib
 import json
 import random
 import time
+import warnings
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,9 @@ def generate(prompt: str, solution: str, task_id: str) -> list[dict[str, Any]]:
                 if mutated is None or mutated in seen:
                     continue
                 try:
-                    compile(mutated, "<mutant>", "exec")
+                    with warnings.catch_warnings():  # `x is 1` is a mutant, not a mistake
+                        warnings.simplefilter("ignore")
+                        compile(mutated, "<mutant>", "exec")
                 except (SyntaxError, ValueError):
                     continue
                 seen.add(mutated)
