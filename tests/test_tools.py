@@ -50,7 +50,7 @@ async def test_list_benchmarks(server) -> None:  # type: ignore[no-untyped-def]
         # one line per family; its parts runnable on their own are its variants
         assert {"humaneval", "humaneval-plus", "mbpp-plus", "bfcl", "aider-polyglot"} <= set(ids)
         assert {i for i in ids if not i.startswith(("bfcl", "aider-polyglot"))} == {
-            "humaneval", "humaneval-plus", "mbpp-plus", "testgen-humaneval-plus"}
+            "humaneval", "humaneval-plus", "mbpp-plus", "ifeval", "testgen-humaneval-plus"}
         assert len([v for v in variants if v.startswith("bfcl-")]) == 22  # one per category
         assert variants["bfcl-simple"] == "bfcl"
         assert {v for v in variants if v.startswith("aider-polyglot-")} == {
