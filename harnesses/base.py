@@ -50,6 +50,8 @@ class Verdict(BaseModel):
     plus: VerdictName | None = None
     detail: str | None = None
     exec_s: float = 0.0
+    extra: dict[str, Any] | None = Field(default=None, description=(
+        "The sample's own evidence beyond the verdict (stored as the sample's `extra`)"))
 
 
 class NoOptions(BaseModel):
@@ -307,6 +309,14 @@ class Benchmark(BenchmarkBase):
 
     @abstractmethod
     def score(self, task: Task, code: str, sandbox: Sandbox) -> Verdict: ...
+
+    def sandbox_tag(self) -> str:
+        """The image its sandbox runs (a benchmark needing more than Python says which)."""
+        return self.settings.sandbox_image
+
+    def summarise(self, samples: list[Any]) -> dict[str, Any]:
+        """Its own run figures from the scored samples (`metrics[details_key]`), if any."""
+        return {}
 
     def requirements(self) -> list[Requirement]:
         return [Requirement(kind="docker", name=self.settings.sandbox_image, optional=True,

@@ -100,7 +100,7 @@ class ChatPipeline(Pipeline):
         size = max(1, min(4, os.cpu_count() or 1))
         settings = ex.settings
         self.sandbox = await anyio.to_thread.run_sync(
-            open_sandbox, settings.sandbox, settings.sandbox_image, size)
+            open_sandbox, settings.sandbox, self.bench.sandbox_tag(), size)
         self.sandbox_kind, self.isolation = self.sandbox.kind, self.sandbox.isolation
         ex.started(self)
         await anyio.to_thread.run_sync(self.bench.prepare, self.sandbox, list(ex.tasks.values()))
@@ -119,6 +119,9 @@ class ChatPipeline(Pipeline):
                         await send.send(s)
                     else:
                         gens.start_soon(self._generate, client, limiter, s, send.clone())
+        details = self.bench.summarise(q.all_samples(ex.db, ex.run.id))
+        if self.bench.details_key and details:
+            self.extra_metrics = {self.bench.details_key: details}
 
     def close(self) -> None:
         if self.sandbox is not None:
@@ -179,8 +182,9 @@ class ChatPipeline(Pipeline):
                     log.exception("run %s: scoring %s failed", ex.run.id, s.task_id)
                     v = Verdict(verdict="error", detail=(
                         f"benchdock could not score this answer ({type(exc).__name__}: {exc})"))
+                more = {"extra": v.extra} if v.extra is not None else {}
                 q.save_verdict(ex.db, s.id or 0, verdict=v.verdict, base_verdict=v.base,
-                               plus_verdict=v.plus, detail=v.detail, exec_s=v.exec_s)
+                               plus_verdict=v.plus, detail=v.detail, exec_s=v.exec_s, **more)
 
 
 class HarnessPipeline(Pipeline):

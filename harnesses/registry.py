@@ -36,6 +36,7 @@ def builtin() -> dict[str, Factory]:
     from benchdock.harnesses.humaneval import HumanEval
     from benchdock.harnesses.ifeval.harness import IfEval
     from benchdock.harnesses.repoqa.harness import repoqa_benchmarks
+    from benchdock.harnesses.testgen.benchmark import TestgenHumanEvalPlus
 
     return {
         "humaneval": HumanEval,
@@ -45,6 +46,7 @@ def builtin() -> dict[str, Factory]:
         **aider_benchmarks(),
         "ifeval": IfEval,
         **repoqa_benchmarks(),
+        "testgen-humaneval-plus": TestgenHumanEvalPlus,
     }
 
 

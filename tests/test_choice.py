@@ -62,7 +62,7 @@ def test_not_measured_names_the_benchmark_and_its_estimate(db: Engine) -> None:
     plan_dim = cell(c, "m", "planning").not_measured
     assert plan_dim is not None and plan_dim.measured_by == "bfcl-multi-turn-base"
     tests = cell(c, "m", "test_generation").not_measured
-    assert tests is not None and tests.measured_by is None
+    assert tests is not None and tests.measured_by == "testgen-humaneval-plus"
     assert "TestEval" in c.how_to_measure["test_generation"].elsewhere
     assert c.how_to_measure["tool_use"].benchmarks[0] == "bfcl"
     # a benchmark measured here is estimated from its own timing: 2 s per task
