@@ -108,6 +108,13 @@ class PairedCS:
         outermost candidates not yet excluded (an empty set, which has probability at most
         alpha, gives the last observed mean as a point)."""
         keep = ~self.excluded
+        if self.t:  # what is left must have a mean in [0, 1]; at the end it is known
+            if self.t >= self.n_pop:
+                mean = self.sum_x / self.n_pop
+                lo, hi = 2 * mean - 1, 2 * mean - 1
+                return lo, hi
+            rest = (self.n_pop * self.grid[None, :] - self.sum_x[:, None]) / (self.n_pop - self.t)
+            keep = keep & (rest >= -1e-12) & (rest <= 1 + 1e-12)
         any_kept = keep.any(axis=1)
         first = np.argmax(keep, axis=1)
         last = self.grid.size - 1 - np.argmax(keep[:, ::-1], axis=1)
