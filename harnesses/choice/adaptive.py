@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal
 
 import anyio
 from sqlalchemy.engine import Engine
@@ -286,7 +287,7 @@ class Decider:
     def result(self, finished: bool) -> Decision:
         dims = [self.dimension(t, d) for t in self.tracks for d in t.weights]
         overall = self._overall(dims)
-        status, winner, equal = _settle(self.models, overall, self.req.margin)
+        _, winner, equal = _settle(self.models, overall, self.req.margin)
         minutes = sum(t.spent for t in self.tracks)
         full = sum(self._full(t) for t in self.tracks)
         if winner:
@@ -347,8 +348,11 @@ def _interval(a: str, b: str, lo: float, hi: float, n: int, margin: float) -> Pa
     return PairInterval(a=a, b=b, lower=round(lo, 4), upper=round(hi, 4), tasks=n, verdict=text)
 
 
+Settled = Literal["separated", "equivalent", "open", "undecided at budget", "failed"]
+
+
 def _settle(models: Sequence[str], pairs: Sequence[PairInterval],
-            margin: float) -> tuple[str, str | None, list[str] | None]:
+            margin: float) -> tuple[Settled, str | None, list[str] | None]:
     """('separated', winner, None), ('equivalent', None, the top models) or ('open', ...).
     The top models are those no other is separated above; they are equivalent when every
     pair of them is within the margin."""
