@@ -6,7 +6,8 @@ A wrong decision is: a winner named when the true difference is 0 or of the othe
 "equivalent" when the true difference is at least the margin. The procedure checks the
 confidence sequence after each batch (as `decide` does) and stops at the first verdict.
 The fixed-size plan it is compared with is the full benchmark (what `plan_evaluation`
-queues) and, for reference, the classic fixed-n sample size for 80 % power.
+queues) and, for reference, the classic fixed-n sample size for 80 % power. The same
+replays run on the paired outcomes of real stored runs (`stored_population`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy.engine import Engine
 
 from benchdock.harnesses.choice.adaptive_cs import PairedCS
 from benchdock.harnesses.choice.stats import tasks_to_separate
+from benchdock.harnesses.errors import BenchdockError
+from benchdock.harnesses.registry import get_benchmark
+from benchdock.store import queries as q
 
 
 @dataclass(frozen=True)
@@ -94,3 +99,27 @@ def replay(diffs: Sequence[float] | npt.NDArray[np.float64], *, alpha: float, ma
         decided_rate=float((stopped & (tasks < n)).mean()), verdicts=counts,
         mean_tasks=float(tasks.mean()), fixed_tasks=n,
         fixed_power_tasks=tasks_to_separate(p_b + true / 2, p_b - true / 2))
+
+
+def stored_population(db: Engine, runs_a: Sequence[str], runs_b: Sequence[str],
+                      dimension: str) -> npt.NDArray[np.float64]:
+    """The paired differences (A - B) on `dimension` over the tasks both models ran in the
+    stored runs given (each model's runs pooled; the first outcome of a task counts)."""
+    from benchdock.harnesses.choice.adaptive import outcomes
+
+    def pooled(run_ids: Sequence[str]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for rid in run_ids:
+            run = q.get_run(db, rid)
+            if run is None:
+                raise BenchdockError(f"unknown run id {rid!r}")
+            per = outcomes(db, rid, get_benchmark(run.benchmark)).get(dimension, {})
+            for t, v in per.items():
+                out.setdefault(t, v)
+        return out
+
+    a, b = pooled(runs_a), pooled(runs_b)
+    shared = [t for t in a if t in b]
+    if not shared:
+        raise BenchdockError(f"the runs share no task with an outcome on {dimension}")
+    return np.array([a[t] - b[t] for t in shared])
