@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
+from fastmcp import Client
 
 from benchdock.harnesses import service
 from benchdock.harnesses.choice.adaptive import decide
@@ -20,10 +22,11 @@ from benchdock.harnesses.choice.adaptive_swap import (
 )
 from benchdock.harnesses.choice.adaptive_views import DecideRequest
 from benchdock.harnesses.choice.plan import plan
-from benchdock.harnesses.config import EndpointConfig
+from benchdock.harnesses.config import EndpointConfig, Settings
 from benchdock.harnesses.endpoints import probe
 from benchdock.harnesses.registry import get_benchmark
 from benchdock.harnesses.views import RunRequest
+from benchdock.server.app import create_server
 from benchdock.store import queries as q
 from benchdock.store.db import make_engine
 from benchdock.store.models import FINAL_STATUSES
@@ -31,6 +34,7 @@ from tests.conftest import make_settings
 from tests.fake_swap import swapping_server
 
 SWITCH_S = 0.6
+DECISION_BUDGET = 4_000  # characters of a one-benchmark decision's JSON (measured: see below)
 
 
 def test_swapping_server_detected_and_its_switch_measured() -> None:
@@ -110,6 +114,8 @@ def test_decide_separates_a_right_model_from_a_wrong_one_on_a_swapping_server(
         assert 0 < d.minutes < d.full_minutes and d.time_ratio is not None
         assert model_switch_s(settings.home).keys() == {"right", "wrong"}
         assert any("generation: right-wrong in [" in m for m in seen)
+        size = len(d.model_dump_json())  # what the agent reads (test_tool_output_sizes' rule)
+        assert size < DECISION_BUDGET, size
         # ordinary runs, same tasks for both models, batch by batch
         runs = [q.get_run(db, r) for r in spend.runs]
         assert all(r is not None and r.status == "succeeded" for r in runs)
@@ -119,8 +125,20 @@ def test_decide_separates_a_right_model_from_a_wrong_one_on_a_swapping_server(
         # measuring made 2 switches; after that, one per batch (+1: the first batch starts
         # on the model the measurement left loaded)
         assert state.switches <= 2 + spend.batches + 1
-        # continuing (same arguments) reuses the runs: no new run, same answer
+        # continuing (same arguments, here through the MCP tool) reuses the runs: no new
+        # run, the same answer
         before = len(q.list_runs(db, 100))
-        again = anyio.run(decide, settings, db, req, None, 5.0)
-        assert again.decision_id == d.decision_id and again.winner == "right"
+        again = anyio.run(_call_tool, settings, {
+            "models": ["right", "wrong"], "budget_minutes": 20,
+            "priorities": {"generation": 1}, "benchmarks": ["humaneval"],
+            "tasks_per_benchmark": 40, "margin": 0.1, "wait_s": 5})
+        assert again["decision_id"] == d.decision_id and again["winner"] == "right"
+        assert again["status"] == "finished"
         assert len(q.list_runs(db, 100)) == before
+
+
+async def _call_tool(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
+    async with Client(create_server(settings)) as c:
+        res = await c.call_tool("decide", args)
+        assert res.structured_content is not None
+        return res.structured_content
