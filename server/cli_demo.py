@@ -9,7 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchdock.harnesses.demo import DEMO_ALIAS, DEMO_MODELS, DemoServer, DemoServerDied, start_demo_server
+from benchdock.harnesses.demo import (
+    DEMO_ALIAS,
+    DEMO_MODELS,
+    DemoServer,
+    DemoServerDied,
+    start_demo_server,
+)
 from benchdock.harnesses.envs import EnvironmentMissing
 
 
