@@ -205,16 +205,17 @@ class Decider:
                             service.resume_run(self.settings, self.db, s.run_id)
                         resumed = True
                         continue
+                    t.spent += minutes  # the time was spent, though the batch is not used
                     t.status = "budget spent"
                     t.reason = t.reason or t.cancelled.get(cancelled[0].run_id, "cancelled")
                     return "cancelled"
                 t.spent += minutes
                 return "succeeded"
-            if t.spent + minutes > t.share:
+            if t.spent + minutes > t.share and not resumed:
                 reason = (f"budget: {t.bench.id}'s share ({t.share:.1f} min) spent mid-batch; "
                           "resumed by decide with a larger budget")
                 for s in sts:
-                    if s.status not in FINAL_STATUSES:
+                    if s.status not in FINAL_STATUSES and s.run_id not in t.cancelled:
                         service.cancel_run(self.db, s.run_id, reason)
                         t.cancelled[s.run_id] = reason
                 t.reason = reason
