@@ -14,7 +14,7 @@ import pytest
 from fastmcp import Client
 
 from benchdock.harnesses import service
-from benchdock.harnesses.choice.adaptive import decide
+from benchdock.harnesses.choice.adaptive import Decider, decide
 from benchdock.harnesses.choice.adaptive_swap import (
     batch_size,
     measure_switch,
@@ -142,3 +142,39 @@ async def _call_tool(settings: Settings, args: dict[str, Any]) -> dict[str, Any]
         res = await c.call_tool("decide", args)
         assert res.structured_content is not None
         return res.structured_content
+
+
+def test_a_batch_over_its_budget_is_cancelled_with_the_reason_and_resumed_later(
+        tmp_path: Path, docker_image: str) -> None:
+    def slow(_: str) -> str:
+        time.sleep(1.0)
+        return "I cannot write this."
+
+    with swapping_server({"slow": slow, "wrong": lambda _: "no"}, 0.0) as (url, _):
+        settings = make_settings(tmp_path, url)
+        db = make_engine(settings.database_url)
+        req = DecideRequest(models=["slow", "wrong"], budget_minutes=0.02, batch=6,
+                            benchmarks=["humaneval"], tasks_per_benchmark=12, margin=0.1)
+
+        async def first_batch() -> tuple[str, Decider]:
+            d = Decider(settings, db, req, None)
+            await d.setup()
+            t = d.tracks[0]
+            batch = await d._queue(t, 0, 6)  # queued whatever the estimate says
+            return await d._wait(t, batch, None), d
+
+        outcome, d = anyio.run(first_batch)
+        assert outcome == "cancelled"
+        t = d.tracks[0]
+        assert t.status == "budget spent" and t.cancelled
+        for run_id, reason in t.cancelled.items():
+            st = service.run_status(settings, db, run_id)
+            assert st.status == "cancelled" and st.params["cancel_reason"] == reason
+            assert "share" in reason
+        # the same decision with a larger budget resumes the cancelled runs
+        more = req.model_copy(update={"budget_minutes": 20})
+        done = anyio.run(decide, settings, db, more, None, None)
+        assert done.decision_id == d.did and done.status == "finished"
+        assert set(done.benchmarks[0].runs) >= set(t.cancelled)
+        for run_id in t.cancelled:
+            assert service.run_status(settings, db, run_id).status == "succeeded"
