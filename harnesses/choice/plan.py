@@ -38,6 +38,7 @@ class Entry:
     per_task_min: float
     basis: str
     dims: tuple[str, ...]
+    switch_min: float = 0.0  # loading the model on a swapping server, once per run
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Candidate:
 
     @property
     def minutes(self) -> float:
-        return sum(e.per_task_min for e in self.entries) * self.tasks
+        return sum(e.per_task_min * self.tasks + e.switch_min for e in self.entries)
 
     def worth(self, need: Need) -> float:
         return sum(need.get((e.model, d), 0.0) for e in self.entries for d in e.dims)
@@ -67,7 +68,9 @@ class Candidate:
         MIN_PER_PART tasks per part), or None."""
         if self.minutes <= minutes:
             return self
-        per_part = int(minutes / (self.minutes / self.tasks)) // self.parts
+        per_task = sum(e.per_task_min for e in self.entries)
+        fixed = sum(e.switch_min for e in self.entries)
+        per_part = int(max(0.0, minutes - fixed) / max(per_task, 1e-9)) // self.parts
         if per_part < MIN_PER_PART:
             return None
         return replace(self, limit=per_part, tasks=per_part * self.parts)
@@ -75,7 +78,10 @@ class Candidate:
 
 def plan(db: Engine, models: Sequence[str], budget_minutes: float,
          priorities: str | Mapping[str, float] | None = None,
-         known_models: Sequence[str] = ()) -> EvaluationPlan:
+         known_models: Sequence[str] = (),
+         switch_s: Mapping[str, float] | None = None) -> EvaluationPlan:
+    """`switch_s`: seconds to load each model on a server that swaps models (measured by
+    `decide`, kept in BENCHDOCK_HOME/switch_costs.json); each planned run pays one load."""
     if not models:
         raise BenchdockError("name the models to plan for (list_models shows them)")
     if budget_minutes <= 0:
@@ -100,7 +106,7 @@ def plan(db: Engine, models: Sequence[str], budget_minutes: float,
                     + ", ".join(DIMENSION_INFO[d].elsewhere))))
                 continue
             need[(m, d)] = w if pooled is None else w / 2
-    candidates = _candidates(Estimator(ev.summaries(db)), need)
+    candidates = _candidates(Estimator(ev.summaries(db)), need, switch_s or {})
     runs: list[PlannedRun] = []
     left = budget_minutes
     while True:
@@ -118,8 +124,11 @@ def plan(db: Engine, models: Sequence[str], budget_minutes: float,
             worth = sum(need[(e.model, d)] for d in dims)
             runs.append(PlannedRun(
                 order=len(runs) + 1, model=e.model, benchmark=best.bench_id, limit=best.limit,
-                tasks=best.tasks, estimate_minutes=round(e.per_task_min * best.tasks, 1),
-                estimate_basis=e.basis, dimensions=dims,
+                tasks=best.tasks,
+                estimate_minutes=round(e.per_task_min * best.tasks + e.switch_min, 1),
+                estimate_basis=e.basis + (
+                    f" + {e.switch_min * 60:.0f} s to load the model (switch measured on this "
+                    "swapping endpoint)" if e.switch_min else ""), dimensions=dims,
                 why=(f"measures {', '.join(dims)} ({worth:.0%} of the priority weight still "
                      f"open for {e.model})"
                      + (f"; limit cut to {best.limit} to fit the budget"
@@ -150,7 +159,8 @@ def _why_not(candidates: Sequence[Candidate], model: str, dim: str) -> str:
             f"~{e.per_task_min * c.tasks:.0f} min for {model}")
 
 
-def _candidates(estimator: Estimator, need: Need) -> list[Candidate]:
+def _candidates(estimator: Estimator, need: Need,
+                switch_s: Mapping[str, float]) -> list[Candidate]:
     out: dict[str, Candidate] = {}
     models = list(dict.fromkeys(m for m, _ in need))
     for d in dict.fromkeys(d for _, d in need):
@@ -163,7 +173,8 @@ def _candidates(estimator: Estimator, need: Need) -> list[Candidate]:
                 dims = tuple(sorted(x for x in measured if (m, x) in need))
                 if dims:
                     per_task, basis = estimator.per_task_s(m, opt.bench)
-                    entries.append(Entry(m, per_task / 60.0, basis, dims))
+                    entries.append(Entry(m, per_task / 60.0, basis, dims,
+                                         switch_s.get(m, 0.0) / 60.0))
             out[opt.bench.id] = Candidate(
                 opt.bench.id, opt.limit, opt.tasks, opt.tasks,
                 len(opt.bench.parts) if opt.limit else 1, tuple(entries), opt.bench.readiness())
