@@ -165,6 +165,7 @@ def claim(engine: Engine, worker_id: str, endpoints: Sequence[str], lease_s: flo
                 .where(or_(col(Run.worker_id).is_(None), col(Run.worker_id) == run.worker_id))
                 .values(status="running", worker_id=worker_id, worker_pid=os.getpid(),
                         lease_until=now + timedelta(seconds=lease_s), slots=need,
+                        concurrency=need,  # what it may send at once: its slots
                         heartbeat_at=now, started_at=func.coalesce(col(Run.started_at), now)))
             s.commit()
             if res.rowcount == 1:  # type: ignore[attr-defined]
