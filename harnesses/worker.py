@@ -15,10 +15,12 @@ import logging
 import os
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 import anyio
+from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
 from benchdock.harnesses.config import Settings
@@ -247,3 +249,40 @@ def spawn_worker(settings: Settings) -> int | None:
     threading.Thread(target=proc.wait, daemon=True).start()  # reap it when it exits
     (settings.home / "worker.spawned").write_text(f"{proc.pid} {time.time()}")
     return proc.pid
+
+
+class WorkerView(BaseModel):
+    """One worker as `list_workers` and `benchdock workers` show it."""
+
+    id: str = Field(description="host:pid:suffix, unique per worker process")
+    host: str
+    pid: int
+    alive: bool = Field(description="It renewed its lease in time and has not stopped")
+    endpoints: list[str] = Field(description="The endpoints it serves (its configuration)")
+    max_runs: int = Field(description="Runs it executes at once")
+    runs: list[str] = Field(description="Run ids it holds now")
+    heartbeat_at: datetime = Field(description="When it last renewed its lease (UTC)")
+    lease_s: float = Field(description=(
+        "Its lease: a worker silent this long is dead, and its runs go to another"))
+    started_at: datetime
+    stopped_at: datetime | None = None
+
+
+class WorkerList(BaseModel):
+    database: str = Field(description=(
+        "sqlite (one worker per machine) or postgresql (workers on any number of machines)"))
+    workers: list[WorkerView]
+    unclaimed: int = Field(description="Runs queued, or running without a live holder")
+
+
+def list_workers(db: Engine, include_stopped: bool = False) -> WorkerList:
+    """Who is alive, what each holds, its endpoints and its lease."""
+    views = [WorkerView(id=w.id, host=w.host, pid=w.pid, alive=alive, endpoints=w.endpoints,
+                        max_runs=w.max_runs, runs=[r.id for r in held],
+                        heartbeat_at=w.heartbeat_at, lease_s=w.lease_s,
+                        started_at=w.started_at, stopped_at=w.stopped_at)
+             for w, alive, held in queue.workers(db, include_stopped)]
+    held_ids = {r for v in views if v.alive for r in v.runs}
+    waiting = [r for r in q.list_runs(db, limit=1000)
+               if r.status == "queued" or (r.status == "running" and r.id not in held_ids)]
+    return WorkerList(database=db.dialect.name, workers=views, unclaimed=len(waiting))

@@ -102,8 +102,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL so the server reads while the worker writes."""
+def make_engine(url: str, migrate_schema: bool = True) -> Engine:
+    """An engine for `url`, its schema brought up to date unless `migrate_schema` is False;
+    SQLite gets WAL so the server reads while the worker writes."""
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
@@ -128,7 +129,8 @@ def make_engine(url: str) -> Engine:
         # UTC sessions: timestamps are stored without a zone, in UTC, as SQLite stores them
         engine = create_engine(normalise_url(url), pool_pre_ping=True,
                                connect_args={"options": "-c timezone=UTC"})
-    migrate(engine)
+    if migrate_schema:
+        migrate(engine)
     return engine
 
 

@@ -119,7 +119,7 @@ def _fits(s: Session, run: Run, now: datetime) -> int | None:
     ep = s.execute(select(EndpointSlots).where(col(EndpointSlots.url) == run.endpoint_url)
                    .with_for_update()).scalar_one_or_none()
     holders = s.execute(
-        select(Run.model, Run.slots)
+        select(col(Run.model), col(Run.slots))
         .where(col(Run.endpoint_url) == run.endpoint_url)
         .where(col(Run.status) == "running")
         .where(col(Run.lease_until) >= now)
@@ -151,8 +151,8 @@ def claim(engine: Engine, worker_id: str, endpoints: Sequence[str], lease_s: flo
                  .where(col(Run.id).not_in(skipped))
                  .order_by(col(Run.created_at)).limit(1))
             if pg:
-                q = q.with_for_update(skip_locked=True, of=Run)  # type: ignore[arg-type]
-            run = s.execute(q).scalar_one_or_none()
+                q = q.with_for_update(skip_locked=True, of=Run)
+            run: Run | None = s.execute(q).scalar_one_or_none()
             if run is None:
                 return None
             need = _fits(s, run, now)

@@ -66,10 +66,10 @@ def test_migrations_run_in_order_once_and_upgrade_an_older_store(db: Engine) -> 
     assert migrate(db) == []
 
 
-def test_concurrent_first_migrations_apply_each_once(url: str) -> None:
-    """Workers starting together on an empty store: one migrates, the others find it done."""
-    if url.startswith("sqlite"):
-        pytest.skip("SQLite: one machine, the worker lock serialises start-up")
+def test_concurrent_first_migrations_apply_each_once() -> None:
+    """Workers starting together on an empty PostgreSQL store: one migrates, the others find
+    it done (SQLite: one machine, where the worker lock serialises start-up)."""
+    url = shared_server().url()
     errors: list[BaseException] = []
 
     def start() -> None:
@@ -217,11 +217,11 @@ def test_many_clients_queue_cancel_and_read_at_once(url: str) -> None:
         e.dispose()
 
 
-def test_listen_notify_wakes_an_idle_worker(db: Engine) -> None:
-    if db.dialect.name != "postgresql":
-        pytest.skip("SQLite has no LISTEN/NOTIFY: its one worker polls")
+def test_listen_notify_wakes_an_idle_worker() -> None:
+    """PostgreSQL only: on SQLite the one worker polls."""
     from benchdock.harnesses.worker import _Listener
 
+    db = make_engine(shared_server().url())
     listener = _Listener(db)
     try:
         listener.wait(0.05)
@@ -232,3 +232,46 @@ def test_listen_notify_wakes_an_idle_worker(db: Engine) -> None:
         assert listener.heard and time.monotonic() - t0 < 2.0
     finally:
         listener.close()
+
+
+def test_workers_cli_tool_and_migrate_on_both(url: str, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from fastmcp import Client
+
+    from benchdock.harnesses.worker import list_workers
+    from benchdock.server.app import create_server
+    from benchdock.server.cli import main
+    from tests.conftest import make_settings
+
+    monkeypatch.setenv("BENCHDOCK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BENCHDOCK_DATABASE_URL", url)
+    assert main(["migrate"]) == 0
+    assert f"applied {MIGRATIONS[0][0]}" in capsys.readouterr().out
+    assert main(["migrate"]) == 0
+    assert "already up to date" in capsys.readouterr().out
+    db = make_engine(url)
+    urls = _declare(db, "box:1:a", EndpointConfig(url="http://a/v1", concurrency=2))
+    _declare(db, "gone:2:b", EndpointConfig(url="http://a/v1"), lease_s=0.2)
+    q.add_run(db, _run("held"))
+    q.add_run(db, _run("waiting", endpoint="http://nobody/v1"))
+    assert queue.claim(db, "box:1:a", urls, 30.0) is not None
+    time.sleep(0.3)  # gone:2:b stops renewing: dead
+    listing = list_workers(db)
+    assert listing.database == db.dialect.name and listing.unclaimed == 1
+    assert {(w.id, w.alive, tuple(w.runs)) for w in listing.workers} == {
+        ("box:1:a", True, ("held",)), ("gone:2:b", False, ())}
+    assert main(["workers"]) == 0
+    out = capsys.readouterr().out
+    assert "box:1:a" in out and "alive" in out and "DEAD" in out and "held" in out
+    settings = make_settings(tmp_path / "home", "http://a/v1").model_copy(
+        update={"database_url": url})
+    async def call() -> dict[str, object]:
+        async with Client(create_server(settings)) as c:
+            res = await c.call_tool("list_workers", {})
+            return dict(res.structured_content or {})
+
+    import anyio
+
+    got = anyio.run(call)
+    assert got["unclaimed"] == 1 and len(got["workers"]) == 2  # type: ignore[arg-type]
