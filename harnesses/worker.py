@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import signal
 import threading
 import time
 from datetime import datetime
@@ -98,10 +99,19 @@ def run_worker(settings: Settings, idle_exit_s: float = 5.0) -> int:
         reap_orphans()
     except Exception:  # no Docker here: nothing to reap
         pass
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly: give the runs back
     try:
         return Worker(settings, db).serve(idle_exit_s)
+    except KeyboardInterrupt:
+        log.info("worker stopped; its runs are queued again")
+        return 0
     finally:
         fh.close()  # releases the lock; the server starts a new worker for later runs
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class Worker:
@@ -151,8 +161,9 @@ class Worker:
                     time.sleep(0.3)
         finally:
             for t, ex in self.active.values():
-                ex.lost.set()  # interrupted (KeyboardInterrupt): stop, leave them to others
+                ex.lost.set()  # interrupted (SIGTERM, Ctrl-C): stop, and queue them again
                 t.join(30)
+            queue.give_back(self.db, self.id, list(self.active))
             if listener is not None:
                 listener.close()
             queue.stop_worker(self.db, self.id)

@@ -183,6 +183,20 @@ def release(engine: Engine, worker_id: str, run_id: str) -> None:
     notify(engine)
 
 
+def give_back(engine: Engine, worker_id: str, run_ids: Sequence[str]) -> None:
+    """A worker stopping (SIGTERM, Ctrl-C) queues the runs it held again at once, rather than
+    leaving them to wait out their lease; their scored samples stay."""
+    if not run_ids:
+        return
+    with Session(engine) as s:
+        s.execute(update(Run).where(col(Run.id).in_(list(run_ids)))
+                  .where(col(Run.worker_id) == worker_id).where(col(Run.status) == "running")
+                  .values(status="queued", worker_id=None, worker_pid=None, lease_until=None,
+                          slots=None))
+        s.commit()
+    notify(engine)
+
+
 def notify(engine: Engine) -> None:
     """Wake idle workers (PostgreSQL); on SQLite the one worker polls."""
     if is_postgres(engine):

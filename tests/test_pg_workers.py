@@ -194,3 +194,43 @@ def _holdings(db: Engine, pid: int) -> list[Run]:
                 return held
         time.sleep(0.1)
     raise AssertionError(f"worker pid {pid} never registered")
+
+
+def test_a_stopped_worker_gives_its_run_back_at_once(tmp_path: Path) -> None:
+    """SIGTERM (a machine shutting down cleanly): the run is queued again without waiting out
+    the lease, the worker is listed as stopped, and another worker finishes the run."""
+    url = shared_server().url()
+    db = make_engine(url)
+    ep = CountingEndpoint(0.1)
+    cfg = tmp_path / "w.toml"
+    cfg.write_text(f'[[endpoints]]\nurl = "{ep.url}"\n')
+    site, log = plugin_site(tmp_path / "site"), tmp_path / "scored.log"
+    env = worker_env(tmp_path / "home", url, cfg, site, log) | {"BENCHDOCK_WORKER_LEASE": "60"}
+    q.add_run(db, Run(id="r", benchmark="count", benchmark_version="count 0.1.0",
+                      dataset_hash="count-24", model="m", endpoint_url=ep.url,
+                      task_ids=[f"count/{t}" for t in range(24)], total=24,
+                      params={"temperature": 0.0, "max_tokens": 16}))
+    first = start_worker(env, tmp_path / "home")
+    second = None
+    try:
+        deadline = time.monotonic() + 60
+        while _scored(db) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(30) == 0
+        run = q.get_run(db, "r")
+        assert run is not None and run.status == "queued" and run.worker_id is None
+        assert 3 <= _scored(db) < 24
+        [(w, alive, held)] = queue.workers(db, include_stopped=True)
+        assert w.stopped_at is not None and not alive and held == []
+        second = start_worker(env, tmp_path / "home2")
+        while q.get_run(db, "r").status != "succeeded" and time.monotonic() < deadline:  # type: ignore[union-attr]
+            time.sleep(0.1)
+        assert q.get_run(db, "r").status == "succeeded"  # type: ignore[union-attr]
+        assert q.count_scored(db, "r") == 24
+    finally:
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        ep.close()
