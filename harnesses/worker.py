@@ -16,7 +16,7 @@ import os
 import signal
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -29,6 +29,7 @@ from benchdock.harnesses.engine import RunExecutor
 from benchdock.store import queries as q
 from benchdock.store import queue
 from benchdock.store.db import is_postgres, make_engine
+from benchdock.store.models import Run
 
 log = logging.getLogger("benchdock.worker")
 
@@ -235,6 +236,18 @@ class _Listener:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def needs_worker(settings: Settings, db: Engine, run: Run) -> bool:
+    """Whether a worker started here could serve `run`: it is on one of this machine's
+    endpoints and no live worker holds it (on PostgreSQL a worker elsewhere may hold it under
+    a lease; a worker started here for it would only find nothing to do)."""
+    if run.endpoint_url not in {e.url for e in settings.endpoints}:
+        return False
+    if run.status != "running" or run.lease_until is None:
+        return True
+    until = run.lease_until if run.lease_until.tzinfo else run.lease_until.replace(tzinfo=UTC)
+    return until < queue.db_now(db)
 
 
 def spawn_worker(settings: Settings) -> int | None:

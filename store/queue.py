@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -60,6 +60,8 @@ def register_worker(engine: Engine, worker_id: str, home: str, endpoints: Sequen
     """Record the worker and declare its endpoints' slots (the last declaration stands)."""
     now = db_now(engine)
     with Session(engine) as s:
+        # housekeeping: workers silent for a week are forgotten
+        s.execute(delete(Worker).where(col(Worker.heartbeat_at) < now - timedelta(days=7)))
         s.add(Worker(id=worker_id, host=socket.gethostname(), pid=os.getpid(), home=home,
                      endpoints=[e.url for e in endpoints], max_runs=max_runs, lease_s=lease_s,
                      started_at=now, heartbeat_at=now))

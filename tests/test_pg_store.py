@@ -275,3 +275,20 @@ def test_workers_cli_tool_and_migrate_on_both(url: str, tmp_path: Path,
 
     got = anyio.run(call)
     assert got["unclaimed"] == 1 and len(got["workers"]) == 2  # type: ignore[arg-type]
+
+
+def test_the_server_starts_a_local_worker_only_for_runs_one_could_serve(
+        db: Engine, tmp_path: Path) -> None:
+    from benchdock.harnesses.worker import needs_worker
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, "http://a/v1")
+    urls = _declare(db, "elsewhere", EndpointConfig(url="http://a/v1"), lease_s=0.5)
+    q.add_run(db, _run("mine"))
+    q.add_run(db, _run("theirs", endpoint="http://remote/v1"))
+    assert needs_worker(settings, db, q.get_run(db, "mine"))  # type: ignore[arg-type]
+    assert not needs_worker(settings, db, q.get_run(db, "theirs"))  # type: ignore[arg-type]
+    assert queue.claim(db, "elsewhere", urls, 0.5) is not None
+    assert not needs_worker(settings, db, q.get_run(db, "mine"))  # type: ignore[arg-type]
+    time.sleep(0.7)  # its holder went silent
+    assert needs_worker(settings, db, q.get_run(db, "mine"))  # type: ignore[arg-type]
