@@ -146,10 +146,11 @@ def test_three_workers_two_killed_every_sample_once_within_slots(tmp_path: Path)
     assert takeover.keys() == held_at_death.keys()
     print("takeover after death (s):", {r: round(t, 2) for r, t in sorted(takeover.items())})
     # a shared run goes to a live worker once the lease has run out (plus at most one claim
-    # poll, a third of the lease); a run on a dead worker's own endpoint waits for that
-    # worker's return (a new process: its start-up counts too), so it is only checked above
+    # poll, a third of the lease, and 2 s for a loaded machine); a run on a dead worker's own
+    # endpoint waits for that worker's return (a new process: its start-up counts too), so it
+    # is only checked above
     assert shared_held, "no killed worker held a shared run: the takeover was not tested"
-    assert max(takeover[r] for r in shared_held) < LEASE_S + LEASE_S / 3 + 1.0, takeover
+    assert max(takeover[r] for r in shared_held) < LEASE_S + LEASE_S / 3 + 2.0, takeover
 
 
 class Watcher(threading.Thread):
