@@ -50,6 +50,9 @@ class EndpointConfig(BaseModel):
     concurrency: int | None = Field(
         default=None, ge=1, description="Requests at once; default: what the server reports"
     )
+    swaps: bool = Field(default=False, description=(
+        "The server loads one model at a time (llama-swap, ollama): runs of different models "
+        "never share it at once"))
 
     @property
     def label(self) -> str:

@@ -10,6 +10,7 @@ next step, not the executor's.
 from __future__ import annotations
 
 import logging
+import threading
 
 import anyio
 import httpx
@@ -49,6 +50,9 @@ class RunExecutor:
         self.tasks: dict[str, Task] = {}
         self.pipe: Pipeline | None = None
         self.cancelled = False
+        # set by the worker when its lease on the run ran out and another worker may hold it:
+        # the run stops here and is left, not finished (its new holder finishes it)
+        self.lost = threading.Event()
 
     def _endpoint(self) -> EndpointConfig:
         for ep in self.settings.endpoints:
@@ -76,6 +80,8 @@ class RunExecutor:
                 await self.pipe.run()
                 tg.cancel_scope.cancel()  # stop the watcher: all work is done
         except Exception as exc:  # EndpointError, SandboxError, DatasetUnavailable, bugs
+            if self.lost.is_set():
+                return "lost"
             if self.cancelled:
                 return self._finish("cancelled")
             log.exception("run %s failed", run.id)
@@ -84,6 +90,8 @@ class RunExecutor:
         finally:
             if self.pipe is not None:
                 self.pipe.close()
+        if self.lost.is_set():
+            return "lost"
         return self._finish("cancelled" if self.cancelled else "succeeded")
 
     def _finish(self, status: str, error: str | None = None) -> str:
@@ -96,7 +104,7 @@ class RunExecutor:
     async def _watch(self, scope: anyio.CancelScope) -> None:
         while True:
             await anyio.sleep(0.5)
-            run = q.heartbeat(self.db, self.run.id)
+            run = None if self.lost.is_set() else q.heartbeat(self.db, self.run.id)
             if run is None or run.cancel_requested:
                 self.cancelled = True
                 if self.pipe is not None:

@@ -29,7 +29,7 @@ from benchdock.harnesses.registry import (
     run_tables,
 )
 from benchdock.harnesses.views import Results, RunRequest, RunStatus, SampleView
-from benchdock.harnesses.worker import spawn_worker, worker_running
+from benchdock.harnesses.worker import needs_worker, spawn_worker, worker_running
 from benchdock.store import queries as q
 from benchdock.store.models import FINAL_STATUSES, Run, Sample, utcnow
 
@@ -165,7 +165,8 @@ def _status(db: Engine, run: Run) -> RunStatus:
 
 def run_status(settings: Settings, db: Engine, run_id: str) -> RunStatus:
     run = _get(db, run_id)
-    if run.status not in FINAL_STATUSES and not worker_running(settings):
+    if run.status not in FINAL_STATUSES and not worker_running(settings) and needs_worker(
+            settings, db, run):
         spawn_worker(settings)  # the worker died or exited early: start another to carry on
     return _status(db, run)
 

@@ -2,8 +2,10 @@
 
 A stdio MCP server dies with its client; the worker does not, so a run outlives the chat
 that started it. One worker per BENCHDOCK_HOME holds `worker.lock`; the server starts one
-when it queues a run and finds the lock free. A worker killed mid-run leaves its run
-`running` with a dead pid: the next worker reclaims it and finishes only what is missing.
+when it queues a run and finds the lock free. On SQLite a worker killed mid-run leaves its
+run `running` with a dead pid: the next worker reclaims it and finishes only what is missing.
+On PostgreSQL any number of workers, on any number of machines, share the store's queue
+(store/queue.py): a dead worker's runs are taken over when their lease runs out.
 """
 
 from __future__ import annotations
@@ -11,18 +13,23 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import signal
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 import anyio
+from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
 from benchdock.harnesses.config import Settings
 from benchdock.harnesses.engine import RunExecutor
 from benchdock.store import queries as q
-from benchdock.store.db import make_engine
+from benchdock.store import queue
+from benchdock.store.db import is_postgres, make_engine
+from benchdock.store.models import Run
 
 log = logging.getLogger("benchdock.worker")
 
@@ -74,7 +81,14 @@ def worker_running(settings: Settings) -> bool:
 
 
 def run_worker(settings: Settings, idle_exit_s: float = 5.0) -> int:
-    """Claim and execute runs until none has been queued for `idle_exit_s`; returns runs done."""
+    """Claim and execute runs until none has been queued for `idle_exit_s` (0: never exit);
+    returns runs done.
+
+    SQLite: one run at a time, as one worker per machine always did. PostgreSQL: up to
+    BENCHDOCK_WORKER_RUNS runs at once (default 4), each on its own thread, claimed through
+    the shared queue (store/queue.py) for the endpoints this worker's settings name, under a
+    lease of BENCHDOCK_WORKER_LEASE seconds (default 30) renewed every third of it.
+    """
     fh = try_lock(settings)
     if fh is None:
         log.info("another worker holds %s; exiting", lock_path(settings))
@@ -86,27 +100,154 @@ def run_worker(settings: Settings, idle_exit_s: float = 5.0) -> int:
         reap_orphans()
     except Exception:  # no Docker here: nothing to reap
         pass
-    done = 0
-    idle_since = time.monotonic()
-    pid = os.getpid()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly: give the runs back
     try:
-        while True:
-            run = q.claim_run(db, pid)
-            if run is None:
-                if time.monotonic() - idle_since > idle_exit_s:
-                    break
-                time.sleep(0.3)
-                continue
-            log.info("run %s: %s on %s", run.id, run.model, run.benchmark)
-            status = anyio.run(RunExecutor(settings, db, run).execute)
-            log.info("run %s: %s", run.id, status)
-            if status == "succeeded":
-                after_run(db, run.id)
-            done += 1
-            idle_since = time.monotonic()
+        return Worker(settings, db).serve(idle_exit_s)
+    except KeyboardInterrupt:
+        log.info("worker stopped; its runs are queued again")
+        return 0
     finally:
         fh.close()  # releases the lock; the server starts a new worker for later runs
-    return done
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+class Worker:
+    """One worker process: its claims, their threads, its lease."""
+
+    def __init__(self, settings: Settings, db: Engine) -> None:
+        self.settings, self.db = settings, db
+        self.pg = is_postgres(db)
+        self.id = queue.new_worker_id()
+        self.lease_s = float(settings.var("BENCHDOCK_WORKER_LEASE") or 30.0)
+        self.max_runs = int(settings.var("BENCHDOCK_WORKER_RUNS") or 4) if self.pg else 1
+        self.endpoints = [e.url for e in settings.endpoints]
+        self.active: dict[str, tuple[threading.Thread, RunExecutor]] = {}
+        self.wake = threading.Event()  # a run ended: its slots are free, claim again
+        self.done = 0
+
+    def serve(self, idle_exit_s: float) -> int:
+        queue.register_worker(self.db, self.id, str(self.settings.home), self.settings.endpoints,
+                              self.max_runs, self.lease_s)
+        log.info("worker %s: endpoints %s, %d run(s) at once, lease %.0fs", self.id,
+                 ", ".join(self.endpoints), self.max_runs, self.lease_s)
+        listener = _Listener(self.db) if self.pg else None
+        idle_since = last_renew = last_claim = time.monotonic()
+        poll_s = min(2.0, self.lease_s / 3)
+        try:
+            while True:
+                now = time.monotonic()
+                for rid in [r for r, (t, _) in self.active.items() if not t.is_alive()]:
+                    del self.active[rid]
+                if now - last_renew >= self.lease_s / 3:
+                    self._renew()
+                    last_renew = now
+                woken = self.wake.is_set() or (listener is not None and listener.heard)
+                if len(self.active) < self.max_runs and (
+                        not self.pg or woken or now - last_claim >= poll_s):
+                    self.wake.clear()
+                    last_claim = now
+                    while len(self.active) < self.max_runs and self._claim_one():
+                        pass
+                if self.active:
+                    idle_since = now
+                elif idle_exit_s and now - idle_since > idle_exit_s:
+                    break
+                if listener is not None:
+                    listener.wait(0.25)
+                else:
+                    time.sleep(0.3)
+        finally:
+            for t, ex in self.active.values():
+                ex.lost.set()  # interrupted (SIGTERM, Ctrl-C): stop, and queue them again
+                t.join(30)
+            queue.give_back(self.db, self.id, list(self.active))
+            if listener is not None:
+                listener.close()
+            queue.stop_worker(self.db, self.id)
+        return self.done
+
+    def _claim_one(self) -> bool:
+        if self.pg:
+            run = queue.claim(self.db, self.id, self.endpoints, self.lease_s)
+        else:
+            run = q.claim_run(self.db, os.getpid())
+            if run is not None:
+                q.heartbeat(self.db, run.id, worker_id=self.id)
+        if run is None:
+            return False
+        log.info("run %s: %s on %s (%s)", run.id, run.model, run.benchmark, run.endpoint_url)
+        ex = RunExecutor(self.settings, self.db, run)
+        t = threading.Thread(target=self._execute, args=(ex,), name=f"run-{run.id}", daemon=True)
+        self.active[run.id] = (t, ex)
+        t.start()
+        return True
+
+    def _execute(self, ex: RunExecutor) -> None:
+        run_id = ex.run.id
+        try:
+            status = anyio.run(ex.execute)
+            log.info("run %s: %s", run_id, status)
+            if status == "succeeded":
+                after_run(self.db, run_id)
+            if status != "lost":
+                self.done += 1
+                queue.release(self.db, self.id, run_id)
+        except Exception:
+            log.exception("run %s: the worker could not execute it", run_id)
+        finally:
+            self.wake.set()
+
+    def _renew(self) -> None:
+        """Extend the leases; a run whose lease ran out (this worker stalled, or was cut off
+        from the database) may be another's now: stop it here."""
+        try:
+            held = queue.renew(self.db, self.id, self.lease_s, list(self.active))
+        except Exception:
+            log.exception("worker %s: could not renew its leases", self.id)
+            return
+        if not self.pg:
+            return  # SQLite: the run's heartbeat and the worker's pid are the claim
+        for rid, (_, ex) in self.active.items():
+            if rid not in held and not ex.lost.is_set():
+                log.warning("run %s: lease lost, another worker may hold it; stopping", rid)
+                ex.lost.set()
+
+
+class _Listener:
+    """LISTEN on the queue's channel (PostgreSQL): idle workers wake when a run is queued or
+    slots are freed, instead of polling the database."""
+
+    def __init__(self, db: Engine) -> None:
+        import psycopg
+
+        url = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.conn = psycopg.connect(url, autocommit=True)
+        self.conn.execute(f"LISTEN {queue.CHANNEL}")
+        self.heard = False
+
+    def wait(self, timeout: float) -> None:
+        self.heard = False
+        for _ in self.conn.notifies(timeout=timeout, stop_after=1):
+            self.heard = True
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def needs_worker(settings: Settings, db: Engine, run: Run) -> bool:
+    """Whether a worker started here could serve `run`: it is on one of this machine's
+    endpoints and no live worker holds it (on PostgreSQL a worker elsewhere may hold it under
+    a lease; a worker started here for it would only find nothing to do)."""
+    if run.endpoint_url not in {e.url for e in settings.endpoints}:
+        return False
+    if run.status != "running" or run.lease_until is None:
+        return True
+    until = run.lease_until if run.lease_until.tzinfo else run.lease_until.replace(tzinfo=UTC)
+    return until < queue.db_now(db)
 
 
 def spawn_worker(settings: Settings) -> int | None:
@@ -132,3 +273,40 @@ def spawn_worker(settings: Settings) -> int | None:
     threading.Thread(target=proc.wait, daemon=True).start()  # reap it when it exits
     (settings.home / "worker.spawned").write_text(f"{proc.pid} {time.time()}")
     return proc.pid
+
+
+class WorkerView(BaseModel):
+    """One worker as `list_workers` and `benchdock workers` show it."""
+
+    id: str = Field(description="host:pid:suffix, unique per worker process")
+    host: str
+    pid: int
+    alive: bool = Field(description="It renewed its lease in time and has not stopped")
+    endpoints: list[str] = Field(description="The endpoints it serves (its configuration)")
+    max_runs: int = Field(description="Runs it executes at once")
+    runs: list[str] = Field(description="Run ids it holds now")
+    heartbeat_at: datetime = Field(description="When it last renewed its lease (UTC)")
+    lease_s: float = Field(description=(
+        "Its lease: a worker silent this long is dead, and its runs go to another"))
+    started_at: datetime
+    stopped_at: datetime | None = None
+
+
+class WorkerList(BaseModel):
+    database: str = Field(description=(
+        "sqlite (one worker per machine) or postgresql (workers on any number of machines)"))
+    workers: list[WorkerView]
+    unclaimed: int = Field(description="Runs queued, or running without a live holder")
+
+
+def list_workers(db: Engine, include_stopped: bool = False) -> WorkerList:
+    """Who is alive, what each holds, its endpoints and its lease."""
+    views = [WorkerView(id=w.id, host=w.host, pid=w.pid, alive=alive, endpoints=w.endpoints,
+                        max_runs=w.max_runs, runs=[r.id for r in held],
+                        heartbeat_at=w.heartbeat_at, lease_s=w.lease_s,
+                        started_at=w.started_at, stopped_at=w.stopped_at)
+             for w, alive, held in queue.workers(db, include_stopped)]
+    held_ids = {r for v in views if v.alive for r in v.runs}
+    waiting = [r for r in q.list_runs(db, limit=1000)
+               if r.status == "queued" or (r.status == "running" and r.id not in held_ids)]
+    return WorkerList(database=db.dialect.name, workers=views, unclaimed=len(waiting))

@@ -61,6 +61,30 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_workers(args: argparse.Namespace) -> int:
+    from benchdock.harnesses.worker import list_workers
+
+    listing = list_workers(service.Core(_settings()).db, args.all)
+    rows = [[w.id, "alive" if w.alive else ("stopped" if w.stopped_at else "DEAD"),
+             ",".join(w.runs) or "-", str(w.heartbeat_at)[:19], f"{w.lease_s:.0f}s",
+             " ".join(w.endpoints)] for w in listing.workers]
+    print(table(rows, ["worker", "state", "holds", "heartbeat", "lease", "endpoints"]))
+    print(f"{listing.database}; runs waiting for a worker: {listing.unclaimed}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from benchdock.store.db import make_engine, migrate
+
+    settings = _settings()
+    db = make_engine(settings.database_url, migrate_schema=False)
+    applied = migrate(db)  # what is missing, in order, each recorded by name
+    where = db.url.render_as_string(hide_password=True)
+    print(f"{db.dialect.name} store {where}: " + (
+        f"applied {', '.join(applied)}" if applied else "already up to date"))
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     statuses = anyio.run(service.list_models, _settings(), None)
     rows = []
@@ -244,9 +268,17 @@ def parser() -> argparse.ArgumentParser:
                    help="http: serve a non-loopback address without a token (anyone reaching "
                         "it can run code)")
     s.set_defaults(fn=cmd_serve)
-    s = sub.add_parser("worker", help="execute queued runs (started by the server on its own)")
-    s.add_argument("--idle-exit", type=float, default=5.0, help="exit after N idle seconds")
+    s = sub.add_parser("worker", help="execute queued runs (started by the server on its own; "
+                       "with PostgreSQL, start one on each machine that reaches an endpoint)")
+    s.add_argument("--idle-exit", type=float, default=5.0,
+                   help="exit after N idle seconds (0: never, for a standing worker)")
     s.set_defaults(fn=cmd_worker)
+    s = sub.add_parser("workers", help="the workers on this store: alive, holdings, endpoints")
+    s.add_argument("--all", action="store_true", help="also workers that stopped cleanly")
+    s.set_defaults(fn=cmd_workers)
+    s = sub.add_parser("migrate", help="bring the store's schema up to date (SQLite or "
+                       "PostgreSQL: BENCHDOCK_DATABASE_URL)")
+    s.set_defaults(fn=cmd_migrate)
     s = sub.add_parser("run", help="run a benchmark and print its results")
     add_run_arguments(s)
     s.add_argument("--show", type=int, default=10, help="samples to print (0: the summary only)")

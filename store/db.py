@@ -13,7 +13,14 @@ from sqlalchemy import event, inspect, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from benchdock.store.models import DimensionEvidence, Run, RunSummary, SchemaMigration
+from benchdock.store.models import (
+    DimensionEvidence,
+    EndpointSlots,
+    Run,
+    RunSummary,
+    SchemaMigration,
+    Worker,
+)
 
 
 def _initial(engine: Engine) -> None:
@@ -58,6 +65,15 @@ def _run_options(engine: Engine) -> None:
             conn.execute(update(table).where(table.c.id == run_id).values(params=p))
 
 
+def _workers_and_leases(engine: Engine) -> None:
+    """Claims with a lease (which worker, until when, how many endpoint slots), the workers'
+    registry and the endpoints' declared slots: what several workers on one store need."""
+    _add_columns(("run.worker_id", "TEXT"), ("run.lease_until", "TIMESTAMP"),
+                 ("run.slots", "INTEGER"))(engine)
+    SQLModel.metadata.create_all(
+        engine, tables=[Worker.__table__, EndpointSlots.__table__])  # type: ignore[attr-defined]
+
+
 MIGRATIONS: list[tuple[str, Callable[[Engine], None]]] = [
     ("0001_initial", _initial),
     ("0002_sample_extra_and_tool_calls", _add_columns(("sample.extra", "JSON"),
@@ -66,11 +82,29 @@ MIGRATIONS: list[tuple[str, Callable[[Engine], None]]] = [
         engine, tables=[RunSummary.__table__, DimensionEvidence.__table__])),  # type: ignore[attr-defined]
     ("0004_run_isolation", _add_columns(("run.isolation", "TEXT"))),
     ("0005_run_options", _run_options),
+    ("0006_workers_and_leases", _workers_and_leases),
 ]
+# one number for pg_advisory_lock: workers starting together on a fresh PostgreSQL store
+# migrate it once, one after the other
+_MIGRATION_LOCK = 0x62656E6368
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL so the server reads while the worker writes."""
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def normalise_url(url: str) -> str:
+    """`postgresql://` and `postgres://` URLs use psycopg 3 (the driver benchdock pins), not
+    SQLAlchemy's default psycopg2."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def make_engine(url: str, migrate_schema: bool = True) -> Engine:
+    """An engine for `url`, its schema brought up to date unless `migrate_schema` is False;
+    SQLite gets WAL so the server reads while the worker writes."""
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
@@ -86,13 +120,36 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
     else:
-        engine = create_engine(url, pool_pre_ping=True)
-    migrate(engine)
+        if url.startswith(("postgresql", "postgres:")):
+            try:
+                import psycopg  # noqa: F401
+            except ImportError as exc:
+                raise RuntimeError(f"{url.split(':')[0]} store: the PostgreSQL driver is not "
+                                   "installed; pip install 'benchdock[postgres]'") from exc
+        # UTC sessions: timestamps are stored without a zone, in UTC, as SQLite stores them
+        engine = create_engine(normalise_url(url), pool_pre_ping=True,
+                               connect_args={"options": "-c timezone=UTC"})
+    if migrate_schema:
+        migrate(engine)
     return engine
 
 
 def migrate(engine: Engine) -> list[str]:
-    """Apply the migrations this database has not seen; returns their names."""
+    """Apply the migrations this database has not seen; returns their names. On PostgreSQL
+    under an advisory lock, so concurrent workers and servers migrate a store once."""
+    if not is_postgres(engine):
+        return _migrate(engine)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+        conn.commit()
+        try:
+            return _migrate(engine)
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
+            conn.commit()
+
+
+def _migrate(engine: Engine) -> list[str]:
     SQLModel.metadata.create_all(engine, tables=[SchemaMigration.__table__])  # type: ignore[attr-defined]
     with Session(engine) as s:
         done = set(s.exec(select(SchemaMigration.name)).all())

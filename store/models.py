@@ -44,6 +44,11 @@ class Run(SQLModel, table=True):
     cancel_requested: bool = False
     worker_pid: int | None = None
     heartbeat_at: datetime | None = None
+    # the claim: which worker holds the run, until when (the database's clock), and how many
+    # of its endpoint's request slots it holds meanwhile (see store/queue.py)
+    worker_id: str | None = Field(default=None, sa_column=Column(Text))
+    lease_until: datetime | None = None
+    slots: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -148,3 +153,33 @@ class DimensionEvidence(SQLModel, table=True):
     values: list[float] | None = Field(default=None, sa_column=Column(JSON))
     tasks_hash: str
     task_ids: str = Field(default="", sa_column=Column(Text))
+
+
+class Worker(SQLModel, table=True):
+    """A worker process, on this machine or another: what it serves and when it last spoke.
+    It is alive while `heartbeat_at + lease_s` is in the future and it has not stopped."""
+
+    id: str = Field(primary_key=True)
+    host: str
+    pid: int
+    home: str = Field(sa_column=Column(Text))
+    endpoints: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    max_runs: int = 1
+    lease_s: float = 30.0
+    started_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime = Field(default_factory=utcnow)
+    stopped_at: datetime | None = None
+
+
+class EndpointSlots(SQLModel, table=True):
+    """What an endpoint can serve, as the workers that reach it declare it: `slots` requests
+    at once across every worker (None: one run at a time), and whether it swaps models (runs
+    of different models never share it). Its row is also the lock claims on it take."""
+
+    __tablename__ = "endpoint_slots"
+
+    url: str = Field(primary_key=True)
+    slots: int | None = None
+    swaps: bool = False
+    declared_by: str | None = None
+    declared_at: datetime = Field(default_factory=utcnow)

@@ -14,13 +14,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from benchdock.store.models import FINAL_STATUSES, Generation, Run, Sample, utcnow
+from benchdock.store.queue import notify
 
 
 def add_run(engine: Engine, run: Run) -> Run:
     with Session(engine, expire_on_commit=False) as s:
         s.add(run)
         s.commit()
-        return run
+    notify(engine)  # idle workers on other machines wake for it
+    return run
 
 
 def get_run(engine: Engine, run_id: str) -> Run | None:
@@ -108,7 +110,10 @@ def heartbeat(engine: Engine, run_id: str, **values: Any) -> Run | None:
     with Session(engine, expire_on_commit=False) as s:
         s.execute(update(Run).where(col(Run.id) == run_id).values(heartbeat_at=utcnow(), **values))
         s.commit()
-        return s.get(Run, run_id)
+        run = s.get(Run, run_id)
+    if values.get("status") == "queued":
+        notify(engine)  # a resumed run is queued again
+    return run
 
 
 def finish_run(

@@ -38,13 +38,15 @@ BENCHMARKS: list[tuple[str, str]] = [  # (benchmark id, task id pattern)
 ]
 
 
-def build_store(path: Path, n_models: int, n_bench: int, n_samples: int) -> None:
+def build_store(path: Path, n_models: int, n_bench: int, n_samples: int,
+                url: str | None = None) -> None:
+    """The store at `path` (SQLite), or at `url` (any database: perf_queue.py's PostgreSQL)."""
     from sqlalchemy import insert
 
     from benchdock.store.db import make_engine
     from benchdock.store.models import Run, Sample
 
-    db = make_engine(f"sqlite:///{path}")
+    db = make_engine(url or f"sqlite:///{path}")
     rng = random.Random(7)
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     for mi in range(n_models):

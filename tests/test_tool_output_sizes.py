@@ -32,6 +32,7 @@ BUDGETS = {
     "recommend_model": 4_500,  # 2,803
     "plan_evaluation": 7_000,  # 4,754
     "cancel_run": 800,
+    "list_workers": 1_500,  # no worker, or one holding a run
 }
 CODE = "def f(x):\n" + "".join(f"    y{i} = x * {i}  # step {i}\n" for i in range(12)) + "    return y11\n"
 
@@ -75,6 +76,7 @@ async def test_every_tool_output_stays_within_its_budget(server: Any) -> None:
         "plan_evaluation": ("plan_evaluation", {"models": ["qwen-a", "qwen-b"],
                                                 "budget_minutes": 30}),
         "cancel_run": ("cancel_run", {"run_id": ids["q"]}),
+        "list_workers": ("list_workers", {"include_stopped": True}),
     }
     assert set(calls) == set(BUDGETS)
     sizes: dict[str, int] = {}

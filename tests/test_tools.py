@@ -14,10 +14,10 @@ from tests.conftest import make_settings
 
 TOOLS = {"list_models", "list_benchmarks", "describe_benchmark", "run_benchmark", "get_run", "wait_for_run",
          "cancel_run", "resume_run", "list_runs", "get_results", "compare_dimensions",
-         "recommend_model", "plan_evaluation", "get_chart"}
+         "recommend_model", "plan_evaluation", "get_chart", "list_workers"}
 READ_ONLY = {"list_models", "list_benchmarks", "describe_benchmark", "get_run", "wait_for_run", "list_runs",
              "get_results", "compare_dimensions", "recommend_model", "plan_evaluation",
-             "get_chart"}
+             "get_chart", "list_workers"}
 IMAGE_TOOLS = {"get_chart"}  # answer with an image, not structured content
 
 
