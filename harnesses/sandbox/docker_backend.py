@@ -163,14 +163,15 @@ def reap_orphans() -> int:
     for c in client.containers.list(all=True, filters={"label": LABEL}):
         owner = c.labels.get(f"{LABEL}.owner", "")
         h, _, pid = owner.partition(":")
-        if h == host and pid.isdigit():
-            try:
-                os.kill(int(pid), 0)
-                continue
-            except ProcessLookupError:
-                pass
-            except PermissionError:
-                continue
+        if h != host or not pid.isdigit():
+            continue  # another machine's (an engine shared by several): not ours to judge
+        try:
+            os.kill(int(pid), 0)
+            continue
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
         try:
             c.remove(force=True)
             n += 1
