@@ -34,6 +34,7 @@ def builtin() -> dict[str, Factory]:
     from benchdock.harnesses.bfcl.harness import bfcl_benchmarks
     from benchdock.harnesses.evalplus_sets import HumanEvalPlus, MbppPlus
     from benchdock.harnesses.humaneval import HumanEval
+    from benchdock.harnesses.swe.harness import swe_benchmarks
 
     return {
         "humaneval": HumanEval,
@@ -41,6 +42,7 @@ def builtin() -> dict[str, Factory]:
         "mbpp-plus": MbppPlus,
         **bfcl_benchmarks(),
         **aider_benchmarks(),
+        **swe_benchmarks(),
     }
 
 

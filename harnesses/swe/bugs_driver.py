@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+from typing import Any
 
 
 def main() -> None:
@@ -26,7 +27,7 @@ def main() -> None:
 
     seed = int(cfg["seed"])
     root = cfg["root"].rstrip("/")
-    entities: list = []
+    entities: list[Any] = []
     for rel in cfg["sources"]:
         get_entities_from_file_py(entities, f"{root}/{rel}")
     # fresh modifiers seeded by the construction's seed (the library's are seeded with 24)
@@ -50,9 +51,9 @@ def main() -> None:
         seen.add(patch)
         emitted += 1
         rel = entity.file_path[len(root) + 1:]
-        print(json.dumps({"modifier": pm.name, "entity": entity.name, "file": rel,
-                          "line": entity.line_start, "patch": patch,
-                          "explanation": bug.explanation}), flush=True)
+        sys.stdout.write(json.dumps({"modifier": pm.name, "entity": entity.name, "file": rel,
+                                     "line": entity.line_start, "patch": patch,
+                                     "explanation": bug.explanation}) + "\n")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ from typing import Any
 from benchdock.harnesses.sandbox.base import SandboxError
 from benchdock.harnesses.sandbox.docker_backend import LABEL, docker_client
 
-LIMITS = {"memory": "2g", "cpus": 1.0, "pids": 512, "testbed": "1g", "tmp": "512m"}
+LIMITS: dict[str, str] = {"memory": "2g", "cpus": "1.0", "pids": "512", "testbed": "1g",
+                          "tmp": "512m"}
 ENV = {"HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", "PAGER": "cat", "MANPAGER": "cat",
        "LESS": "-R", "PIP_PROGRESS_BAR": "off", "TQDM_DISABLE": "1", "GIT_PAGER": "cat"}
 CONTAINER_LIFETIME_S = 6 * 3600  # `sleep` keeps it alive; benchdock removes it well before
@@ -35,7 +36,7 @@ def isolation_text(image: str) -> str:
             "/tmp on tmpfs; removed by benchdock at the end, on cancel and on error")
 
 
-@dataclass
+@dataclass(eq=False)
 class InstanceContainer:
     """A running, confined container of a project image with /testbed filled."""
 
@@ -86,7 +87,7 @@ def start(image: str, purpose: str) -> InstanceContainer:
             tmpfs={"/tmp": f"rw,exec,nosuid,size={lim['tmp']}",
                    "/testbed": f"rw,exec,nosuid,size={lim['testbed']},uid=65534,gid=65534"},
             mem_limit=lim["memory"], memswap_limit=lim["memory"],
-            nano_cpus=int(float(lim["cpus"]) * 1e9), pids_limit=lim["pids"],
+            nano_cpus=int(float(lim["cpus"]) * 1e9), pids_limit=int(lim["pids"]),
             environment=ENV, labels={LABEL: "1", f"{LABEL}.owner":
                                      f"{socket.gethostname()}:{os.getpid()}",
                                      f"{LABEL}.purpose": purpose})

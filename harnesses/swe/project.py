@@ -90,9 +90,9 @@ def fetch_sdist(settings: Settings, project: Project, say: Callable[[str], None]
 
 
 def image_exists(tag: str) -> bool:
-    from benchdock.harnesses.sandbox.docker_backend import docker_client
-
     import docker.errors
+
+    from benchdock.harnesses.sandbox.docker_backend import docker_client
 
     try:
         docker_client().images.get(tag)
