@@ -12,6 +12,7 @@ from pathlib import Path
 from benchdock.harnesses.config import Settings
 from benchdock.harnesses.registry import get_benchmark
 from benchdock.harnesses.swe import container, grading
+from benchdock.harnesses.swe.project import fetch_sdist, swe_image
 
 OUT = Path(__file__).parent / "fixtures" / "swe"
 BREAK_FIRST = "".join(line + "\n" for line in (
@@ -21,7 +22,8 @@ BREAK_FIRST = "".join(line + "\n" for line in (
 
 
 def main() -> None:
-    bench = get_benchmark("swe-local", Settings.from_env())
+    settings = Settings.from_env()
+    bench = get_benchmark("swe-local", settings)
     insts = bench.instances()  # type: ignore[attr-defined]
     cases = [("gold", insts[0], insts[0].patch), ("empty", insts[1], ""),
              ("breaks-p2p", insts[2], insts[2].patch + BREAK_FIRST),
@@ -29,7 +31,8 @@ def main() -> None:
              ("gold-2", insts[4], insts[4].patch)]
     OUT.mkdir(parents=True, exist_ok=True)
     for name, inst, patch in cases:
-        box = container.start(inst_image := bench.project.image(), "swe-record")  # type: ignore[attr-defined]
+        inst_image = swe_image(settings)
+        box = container.start(inst_image, "swe-record", fetch_sdist(settings, bench.project))  # type: ignore[attr-defined]
         try:
             container.prepare(box, inst.bug_patch)
             log = grading.run_tests(box, bench.project.test_dirs, patch, "")  # type: ignore[attr-defined]

@@ -32,7 +32,7 @@ def swe_source() -> Path:
     from benchdock.harnesses.sandbox.base import SandboxError
     from benchdock.harnesses.swe.construct import DEFAULT_COUNT, DEFAULT_SEED, cache_path
     from benchdock.harnesses.swe.environment import load_env
-    from benchdock.harnesses.swe.project import PROJECTS, image_exists
+    from benchdock.harnesses.swe.project import PROJECTS, image_exists, swe_image
 
     project = PROJECTS["toolz"]
     problem = None
@@ -45,8 +45,8 @@ def swe_source() -> Path:
         problem = f"no instance set at {path}: run `benchdock setup swe-local`"
     if problem is None:
         try:
-            if not image_exists(project.image()):
-                problem = f"{project.image()} is not built: run `benchdock setup swe-local`"
+            if not image_exists(swe_image(Settings.from_env())):
+                problem = f"{swe_image(Settings.from_env())} is not built: run `benchdock setup swe-local`"
         except SandboxError as exc:
             if _required("BENCHDOCK_REQUIRE_DOCKER"):
                 pytest.fail(f"BENCHDOCK_REQUIRE_DOCKER=1 but {exc}")

@@ -107,8 +107,8 @@ async def test_smollm2_on_two_local_instances(tmp_path: Path, endpoint_url: str)
     settings = swe_settings(tmp_path, endpoint_url)
     async with Client(create_server(settings)) as c:
         started = await call(c, "run_benchmark", model="smollm2-135m", benchmark="swe-local",
-                             limit=2, max_tokens=384,
-                             options={"step_limit": 6, "wall_time_limit_s": 600})
+                             limit=2, max_tokens=256,
+                             options={"step_limit": 4, "wall_time_limit_s": 600})
         st = await wait_final(c, started["run_id"], limit_s=1800)
         assert st["status"] == "succeeded", st
         res = await call(c, "get_results", run_id=started["run_id"], limit=10)
@@ -119,8 +119,11 @@ async def test_smollm2_on_two_local_instances(tmp_path: Path, endpoint_url: str)
         e = s.extra or {}
         assert s.verdict in ("pass", "fail"), s.detail
         assert e["exit_status"] in EXIT_STATUSES or e.get("agent_error"), e["exit_status"]
-        assert 1 <= e["steps"] <= 6
-        assert any(st["role"] == "assistant" for st in e["trajectory"])
+        assert 1 <= e["steps"] <= 4
+        # every model answer is in the trajectory, with a command or as a format error
+        asked = [st for st in e["trajectory"] if st["role"] in ("assistant", "format_error")]
+        assert len(asked) == e["steps"] or e.get("agent_error"), e["trajectory"]
+        assert all(st["text"] is not None for st in asked)
         assert e["grading_agrees"] is True
         assert e["completion_tokens"] > 0 and e["wall_s"] > 0
     assert res["metrics"]["swe"]["n"] == 2

@@ -88,10 +88,18 @@ def trajectory(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             steps.append({"role": "assistant", "commands": cmds, "text": (text or "")[-1500:],
                           "prompt_tokens": usage.get("prompt_tokens"),
                           "completion_tokens": usage.get("completion_tokens")})
+        elif role == "user" and extra.get("interrupt_type") == "FormatError":
+            # the model's answer had no single command: mini-swe-agent keeps it only here
+            resp = extra.get("response") if isinstance(extra.get("response"), dict) else {}
+            usage = (resp or {}).get("usage") or {}
+            steps.append({"role": "format_error", "commands": [],
+                          "text": str(extra.get("model_response") or "")[-1500:],
+                          "prompt_tokens": usage.get("prompt_tokens"),
+                          "completion_tokens": usage.get("completion_tokens"),
+                          "feedback": (text or "")[:300]})
         elif role == "user" and steps:
-            kind = extra.get("interrupt_type") or "observation"
             raw = extra.get("raw_output", text or "")
-            steps.append({"role": kind, "returncode": extra.get("returncode"),
+            steps.append({"role": "observation", "returncode": extra.get("returncode"),
                           "output": raw[:TRAJECTORY_OUTPUT_KEPT],
                           "truncated": len(raw) > TRAJECTORY_OUTPUT_KEPT})
         elif role == "exit":

@@ -3,7 +3,7 @@ a real project, with no LLM and no network at validation.
 
 1. SWE-smith's procedural Python modifiers (bugs_driver.py, in the `swe` venv) propose bug
    candidates in an order fixed by the seed.
-2. Each candidate is validated in a network-less container of the project's image: the
+2. Each candidate is validated in a network-less container of the swe image: the
    suite runs on the clean tree once and with each bug applied; a bug is kept only when
    some tests fail with it and pass without it (FAIL_TO_PASS) and others pass in both
    (PASS_TO_PASS). Statuses come from swebench's own `parse_log_pytest`.
@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from benchdock.harnesses.config import Settings
 from benchdock.harnesses.swe import container, grading
-from benchdock.harnesses.swe.project import Project, build_project_image, fetch_sdist, swe_home
+from benchdock.harnesses.swe.project import Project, ensure_image, fetch_sdist, swe_home
 
 log = logging.getLogger("benchdock.swe")
 
@@ -128,12 +128,12 @@ def construct(settings: Settings, project: Project, python: Path, seed: int = DE
     cached = load_instances(settings, project, seed, count)
     if cached is not None:
         return cached
-    image = build_project_image(settings, project, base, say)
+    image = ensure_image(settings, base, say)
     sdist = fetch_sdist(settings, project, say)
     cands = candidates(python, sdist, project, seed)
     say(f"{len(cands)} bug candidates from SWE-smith's modifiers (seed {seed})")
     kept: list[Instance] = []
-    box = container.start(image, "swe-construct")
+    box = container.start(image, "swe-construct", sdist)
     try:
         code, out = box.exec("tar -C /testbed -cf /tmp/.clean.tar .", 120)
         if code != 0:

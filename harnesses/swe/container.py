@@ -3,9 +3,9 @@
 Each is started by benchdock from the project's image under the confinement of benchdock's
 Docker sandbox (`sandbox/docker_backend.py`): no network, a read-only root, user 65534, no
 capabilities, no new privileges, memory, CPU and process limits, and the sandbox's label
-(so `reap_orphans` removes it if benchdock dies). The project's clean tree is copied from the
-image's root-only /opt/benchdock/testbed into a tmpfs at /testbed, the instance's bug is
-applied and the result committed as a fresh repository before anyone runs a command there. benchdock
+(so `reap_orphans` removes it if benchdock dies). The project's sdist is streamed into a tmpfs at
+/testbed, the instance's bug is applied and the result committed as a fresh repository
+before anyone runs a command there. benchdock
 removes the container itself, at the end, on cancel and on error (mini-swe-agent only
 stops its own in the background, so it never starts one here).
 """
@@ -16,6 +16,7 @@ import os
 import socket
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from benchdock.harnesses.sandbox.base import SandboxError
@@ -72,9 +73,9 @@ class InstanceContainer:
             pass
 
 
-def start(image: str, purpose: str) -> InstanceContainer:
-    """A confined container of `image` with the project's clean tree in /testbed (no git
-    yet: `prepare` makes the instance's repository)."""
+def start(image: str, purpose: str, sdist: Path) -> InstanceContainer:
+    """A confined container of `image` with the project's clean tree (its sdist) in
+    /testbed (no git yet: `prepare` makes the instance's repository)."""
     import docker.errors
 
     client = docker_client()
@@ -92,34 +93,28 @@ def start(image: str, purpose: str) -> InstanceContainer:
                                      f"{socket.gethostname()}:{os.getpid()}",
                                      f"{LABEL}.purpose": purpose})
     except docker.errors.ImageNotFound as exc:
-        raise SandboxError(f"image {image!r} not found; build it with `benchdock setup "
-                           "swe-local`") from exc
+        raise SandboxError(f"image {image!r} not found; build it with `benchdock build-image "
+                           "--harness swe-local` (or `benchdock setup swe-local`)") from exc
     except docker.errors.APIError as exc:
         raise SandboxError(f"could not start a container of {image}: {exc}") from exc
     box = InstanceContainer(id=str(c.id), image=image)
     try:
-        _fill(box)
+        _fill(box, sdist)
     except BaseException:
         box.remove()
         raise
     return box
 
 
-def _fill(box: InstanceContainer) -> None:
-    """Copy the clean tree, which only root may read, into /testbed as user 65534: one tar
-    read as root piped into one written as 65534 (no capability needed for either)."""
-    reader = subprocess.Popen(["docker", "exec", "-u", "0", box.id, "tar", "-C",
-                               "/opt/benchdock/testbed", "-cf", "-", "."],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    writer = subprocess.run(["docker", "exec", "-i", box.id, "tar", "-C", "/testbed", "-xf", "-",
-                             "--no-same-owner"], stdin=reader.stdout, capture_output=True,
-                            timeout=300)
-    assert reader.stdout is not None
-    reader.stdout.close()
-    err = reader.stderr.read() if reader.stderr else b""
-    if reader.wait(timeout=60) != 0 or writer.returncode != 0:
-        raise SandboxError(f"could not fill /testbed in {box.image}: "
-                           f"{(err + writer.stderr).decode(errors='replace')[-500:]}")
+def _fill(box: InstanceContainer, sdist: Path) -> None:
+    """Unpack the sdist into /testbed as user 65534 (streamed through docker exec)."""
+    with open(sdist, "rb") as f:
+        done = subprocess.run(["docker", "exec", "-i", box.id, "tar", "-C", "/testbed", "-xzf",
+                               "-", "--strip-components=1", "--no-same-owner"], stdin=f,
+                              capture_output=True, timeout=300)
+    if done.returncode != 0:
+        raise SandboxError(f"could not unpack {sdist.name} into /testbed: "
+                           f"{done.stderr.decode(errors='replace')[-500:]}")
 
 
 # the instance's repository: the bug applied to the clean tree, then one commit with a fixed

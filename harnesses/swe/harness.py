@@ -18,7 +18,14 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from benchdock.harnesses.base import DatasetUnavailable, Requirement, SetupStep, Table, Task
+from benchdock.harnesses.base import (
+    DatasetUnavailable,
+    ImageSpec,
+    Requirement,
+    SetupStep,
+    Table,
+    Task,
+)
 from benchdock.harnesses.delegated import HarnessBenchmark, HarnessSession, SessionContext
 from benchdock.harnesses.dimensions import DimensionMetric, verdict_pass
 from benchdock.harnesses.envs import EnvironmentMissing
@@ -38,7 +45,7 @@ from benchdock.harnesses.swe.environment import (
     ensure_env,
     load_env,
 )
-from benchdock.harnesses.swe.project import PROJECTS, Project
+from benchdock.harnesses.swe.project import PROJECTS, Project, swe_image
 from benchdock.store.models import Sample
 
 
@@ -124,10 +131,16 @@ class SweLocal(HarnessBenchmark):
             Requirement(kind="venv", name=f"mini-swe-agent {MINI_SWE_AGENT_VERSION} + swebench "
                         f"{SWEBENCH_VERSION} + swesmith {SWESMITH_VERSION}",
                         how="benchdock setup swe-local (~820 MB)"),
-            Requirement(kind="image", name=self.project.image(), how="benchdock setup swe-local"),
+            Requirement(kind="image", name=swe_image(self.settings), how=(
+                "benchdock build-image --harness swe-local (or benchdock setup swe-local)")),
             Requirement(kind="dataset", name=f"{CONSTRUCTION} instances of {self.project.name}",
                         how="benchdock setup swe-local (built locally, ~20 s per candidate bug)"),
         ]
+
+    def images(self) -> list[ImageSpec]:
+        return [ImageSpec(name="swe-local", package="benchdock.harnesses.swe",
+                          tag=swe_image(self.settings),
+                          what="Python with git and pytest for the projects' repositories")]
 
     def setups(self) -> list[SetupStep]:
         def run(say: Callable[[str], None]) -> str:

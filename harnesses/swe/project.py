@@ -1,11 +1,9 @@
 """The projects of the local instance set, and their images.
 
 A project is a real open-source Python package whose PyPI sdist ships its test suite and
-needs only pytest. benchdock downloads the pinned sdist with pip, checks its hash, and
-builds the project's image itself: the sdist as a git repository at /opt/benchdock/testbed
-(one commit, fixed author and date, so its hash is the same on every machine) on the
-bootstrapped base, with git and pytest from Debian (`image/Dockerfile`). Nothing else goes
-in: the agent and the grader run the project with the base image's Python.
+needs only pytest. benchdock downloads the pinned sdist with pip and checks its hash; the
+image (`Dockerfile`: the bootstrapped base's Python with git and pytest) holds no project:
+each container gets the sdist streamed into its /testbed (container.py).
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -26,7 +23,7 @@ from benchdock.harnesses.config import Settings
 
 log = logging.getLogger("benchdock.swe")
 
-IMAGE_REVISION = 1  # bump when image/Dockerfile changes
+IMAGE = "benchdock-swe-python:1"  # bump the tag when the Dockerfile changes
 DEFAULT_BASE = "benchdock-base:bookworm"
 
 
@@ -44,9 +41,6 @@ class Project(BaseModel):
     @property
     def sdist_name(self) -> str:
         return f"{self.name}-{self.version}.tar.gz"
-
-    def image(self) -> str:
-        return f"benchdock-swe-{self.name}:{self.version}-{IMAGE_REVISION}"
 
 
 PROJECTS: dict[str, Project] = {
@@ -101,20 +95,17 @@ def image_exists(tag: str) -> bool:
         return False
 
 
-def build_project_image(settings: Settings, project: Project, base: str | None = None,
-                        say: Callable[[str], None] = log.info) -> str:
-    """Build the project's image once (kept when its tag exists); its tag."""
-    from benchdock.harnesses.sandbox.image import build_context
+def swe_image(settings: Settings) -> str:
+    return settings.var("BENCHDOCK_SWE_IMAGE") or IMAGE
 
-    tag = project.image()
-    if image_exists(tag):
-        return tag
-    sdist = fetch_sdist(settings, project, say)
-    say(f"building {tag} from {sdist.name} on {base or DEFAULT_BASE}")
-    with tempfile.TemporaryDirectory(prefix="benchdock-swe-build-") as tmp:
-        ctx = Path(tmp)
-        dockerfile = resources.files("benchdock.harnesses.swe").joinpath("image/Dockerfile")
-        (ctx / "Dockerfile").write_text(dockerfile.read_text())
-        shutil.copy(sdist, ctx / "project.tar.gz")
-        build_context(ctx, tag, {"BASE": base or DEFAULT_BASE}, (), False)
+
+def ensure_image(settings: Settings, base: str | None = None,
+                 say: Callable[[str], None] = log.info) -> str:
+    """Build the image once (`benchdock build-image --harness swe-local` does the same)."""
+    from benchdock.harnesses.sandbox.image import build_image
+
+    tag = swe_image(settings)
+    if not image_exists(tag):
+        say(f"building {tag} on {base or DEFAULT_BASE}")
+        build_image(tag, base or DEFAULT_BASE, package="benchdock.harnesses.swe")
     return tag

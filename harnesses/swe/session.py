@@ -32,7 +32,7 @@ from benchdock.harnesses.metrics import wilson
 from benchdock.harnesses.sandbox.base import SandboxError
 from benchdock.harnesses.swe import container, grading
 from benchdock.harnesses.swe.construct import Instance
-from benchdock.harnesses.swe.project import Project
+from benchdock.harnesses.swe.project import Project, fetch_sdist, swe_image
 from benchdock.store.models import Sample
 
 log = logging.getLogger("benchdock.swe")
@@ -60,11 +60,12 @@ class SweSession(HarnessSession):
         self.step_limit = int(opts.get("step_limit") or 250)
         self.wall_time_s = int(opts.get("wall_time_limit_s") or 3600)
         self.command_timeout_s = int(opts.get("command_timeout_s") or 60)
-        self.image = project.image()
+        self.image = swe_image(ctx.settings)
         ok, why = _docker_image(self.image)
         if not ok:
             raise SandboxError(f"swe-local needs Docker and {self.image}: {why}. Run "
                                "`benchdock setup swe-local`.")
+        self.sdist = fetch_sdist(ctx.settings, project)
         self.isolation = container.isolation_text(self.image)
         self._procs: set[subprocess.Popen[bytes]] = set()
         self._boxes: set[container.InstanceContainer] = set()
@@ -86,7 +87,7 @@ class SweSession(HarnessSession):
             self._boxes.discard(thing)
 
     def _box(self, inst: Instance, purpose: str) -> container.InstanceContainer:
-        box = container.start(self.image, purpose)
+        box = container.start(self.image, purpose, self.sdist)
         try:
             self._track(box)
             base = container.prepare(box, inst.bug_patch)
@@ -215,16 +216,18 @@ def outcome(inst: Instance, agent: dict[str, Any], graded: dict[str, Any], wall_
     official, own = graded["official"], graded["own"]
     patch = str(agent.get("submission") or "")
     steps = agent.get("trajectory") or []
-    prompt = sum(int(s.get("prompt_tokens") or 0) for s in steps if s.get("role") == "assistant")
-    completion_t = sum(int(s.get("completion_tokens") or 0) for s in steps
-                       if s.get("role") == "assistant")
+    asked = [s for s in steps if s.get("role") in ("assistant", "format_error")]
+    prompt = sum(int(s.get("prompt_tokens") or 0) for s in asked)
+    completion_t = sum(int(s.get("completion_tokens") or 0) for s in asked)
     tests = official.get("tests_status") or {}
     touched = touched_files(patch)
     gold = inst.gold_files()
     extra = {
         "instance_id": inst.instance_id, "construction": inst.construction,
         "exit_status": agent.get("exit_status"), "agent_error": agent.get("crashed"),
-        "steps": agent.get("steps"), "step_limit": step_limit, "wall_time_limit_s": wall_time_s,
+        "steps": agent.get("steps"), "format_errors": sum(1 for s in asked if s.get("role") ==
+                                                          "format_error"),
+        "step_limit": step_limit, "wall_time_limit_s": wall_time_s,
         "protocol": protocol, "config": CONFIGS[protocol], "agent_wall_s": agent.get("wall_s"),
         "wall_s": round(wall_s, 3), "prompt_tokens": prompt, "completion_tokens": completion_t,
         "patch": patch, "patch_applied": bool(official.get("patch_successfully_applied")),
