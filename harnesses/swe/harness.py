@@ -45,7 +45,7 @@ from benchdock.harnesses.swe.environment import (
     ensure_env,
     load_env,
 )
-from benchdock.harnesses.swe.project import PROJECTS, Project, swe_image
+from benchdock.harnesses.swe.project import PROJECTS, Project, ensure_image, swe_image
 from benchdock.store.models import Sample
 
 
@@ -146,6 +146,7 @@ class SweLocal(HarnessBenchmark):
         def run(say: Callable[[str], None]) -> str:
             env = ensure_env(self.settings.envs_dir, say=say)
             base = self.settings.var("BENCHDOCK_SWE_BASE_IMAGE")
+            ensure_image(self.settings, base, say)  # also when the instances are cached
             got = construct(self.settings, self.project, env.python, self.seed, self.count,
                             base, say)
             return f"{len(got)} instances of {self.project.name}; agent venv {env.root}"
