@@ -275,7 +275,10 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     root = tempfile.mkdtemp(prefix="job-", dir=BASE)
     _write(root, job.get("files", {}))
     env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME": root,
-           "TMPDIR": root, "PYTHONPATH": LIB, "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"}
+           "TMPDIR": root, "PYTHONPATH": LIB, "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
+           # the scratch areas that belong to the sandbox alone (a judge may clean them between
+           # the runs of one job); unisolated, only the runner's own directory
+           "BENCHDOCK_SCRATCH": os.pathsep.join(WIPE)}
     env.update(job.get("env") or {})
     limit = int(job.get("max_output", 65536))
     out, err, verdict = _Capture(limit), _Capture(limit), _Capture(VERDICT_CAP)

@@ -43,7 +43,9 @@ else:
 _SOURCES: dict[str, str] = {}
 _COVERAGE: Any = None
 _ZYGOTE: Any = None
-SCRATCH = ("/tmp", "/dev/shm")
+# What the sandbox owns alone, as the runner says (/tmp and /dev/shm in a container or under
+# bubblewrap; only the runner's own directory when unisolated): never a host's shared /tmp.
+SCRATCH = tuple(d for d in os.environ.get("BENCHDOCK_SCRATCH", "").split(os.pathsep) if d)
 COVERAGE_WAIT_S = 15.0
 
 
@@ -106,7 +108,9 @@ def _kill_leftovers(keep: set[int]) -> None:
 
 def _scratch_snapshot() -> dict[str, set[str]]:
     out = {}
-    for d in {*SCRATCH, tempfile.gettempdir()}:
+    own = tempfile.gettempdir()  # the job's own directory (TMPDIR), private in every mode
+    shared = own.rstrip("/") in ("/tmp", "/var/tmp", "/dev/shm") and own not in SCRATCH
+    for d in {*SCRATCH, *(() if shared else (own,))}:
         try:
             out[d] = set(os.listdir(d))
         except OSError:
