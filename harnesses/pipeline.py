@@ -3,7 +3,9 @@
 `ChatPipeline` (a `Benchmark`): benchdock asks the model once per sample and scores the
 extracted code in the sandbox. Generation is bounded by the endpoint's concurrency; each
 answer is committed as soon as it exists and handed to the scorers, so execution overlaps
-with later generation. Answers already in the store (a resumed run) go straight to scoring;
+with later generation — at low CPU priority, so that a model served on the same cores keeps
+them; a timeout met then is decided again at full priority once generation is over. Requests
+go unstreamed where the server reports its own timings (`ttft.py`). Answers already in the store (a resumed run) go straight to scoring;
 answers to identical requests come from the generation cache.
 
 `HarnessPipeline` (a `HarnessBenchmark`): the reference harness asks and judges in its own
