@@ -94,11 +94,13 @@ def test_every_real_exercise_defines_tests_the_parsers_find() -> None:
         assert empty == (["counter"] if lang == "go" else []), lang
         totals[lang] = sum(len(e.expected_tests()) for e in exercises)
     # counted independently: `def test_`, TEST_CASE( outside the benchmark block, @Test
-    # (790) less java/forth's one bare @Disabled, test(/xtest(/it( (908) less the 25 that
+    # (790) less java/forth's one bare @Disabled and java/satellite's two @Disabled in
+    # TreeTest.java, a test source its config does not list (so Aider's benchmark leaves them
+    # disabled and Gradle skips them), test(/xtest(/it( (908) less the 25 that
     # stay skipped in Aider's benchmark (grep's 23 xit, palindrome-products' and
     # robot-name's test.skip); go's and rust's as `go test -json` and cargo test listed them
     # for the reference solutions that build in the image (37 and 22)
-    assert totals == {"cpp": 458, "go": 113, "java": 789, "javascript": 883, "python": 584,
+    assert totals == {"cpp": 458, "go": 113, "java": 787, "javascript": 883, "python": 584,
                       "rust": 614}
 
 

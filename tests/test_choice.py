@@ -3,12 +3,14 @@ per-sample results (a real SQLite file, evidence computed by the real code path)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from benchdock.harnesses.choice.catalogue import catalogue
 from benchdock.harnesses.choice.compare import compare
 from benchdock.harnesses.choice.plan import plan
 from benchdock.harnesses.choice.recommend import recommend
@@ -21,10 +23,13 @@ from tests.seed import aider_outcomes, passes, seed_run
 
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
-    # no reference-harness venvs here: BFCL and aider runs are "not ready" in plans
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    # no reference-harness venvs here: BFCL and aider runs are "not ready" in plans (the
+    # catalogue is built once per process: built again here, and after, for the next test)
     monkeypatch.setenv("BENCHDOCK_ENVS", str(tmp_path / "no-envs"))
-    return make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    catalogue.cache_clear()
+    yield make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    catalogue.cache_clear()
 
 
 def cell(cmp, model: str, dim: str):  # type: ignore[no-untyped-def]

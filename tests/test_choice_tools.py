@@ -11,6 +11,7 @@ import pytest
 from fastmcp import Client
 from mcp.shared.exceptions import MCPError
 
+from benchdock.harnesses.choice.catalogue import catalogue
 from benchdock.harnesses.service import Core
 from benchdock.server.app import create_server
 from tests.conftest import make_settings
@@ -22,6 +23,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture
 def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("BENCHDOCK_ENVS", str(tmp_path / "no-envs"))
+    catalogue.cache_clear()  # built once per process: again, with no venvs
     settings = make_settings(tmp_path, "http://127.0.0.1:9/v1", sandbox="local")
     db = Core(settings).db
     ids = {

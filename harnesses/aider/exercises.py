@@ -124,7 +124,7 @@ class Exercise(BaseModel):
 
     def expected_tests(self) -> list[str]:
         """The tests the exercise's test files define, in its runner's naming."""
-        return expected_tests(self.language, self.workspace_files())
+        return expected_tests(self.language, self.workspace_files(), self.tests)
 
     def example_solution(self) -> dict[str, str]:
         """The reference solution mapped onto the solution files (fixtures and tests use it:
