@@ -1,6 +1,7 @@
-"""benchdock's own streaming chat client.
+"""benchdock's own chat client, streamed or not.
 
-Streaming is what lets us measure time to first token and generated tokens per second.
+Unstreamed is the endpoint's own speed; streaming is how a client measures time to first
+token where the server does not report it (`ttft.py` chooses, request by request).
 Reasoning models stream their thinking as `reasoning_content` (llama-server, vLLM) or
 `reasoning`: it is recorded apart and never taken for the answer. A `finish_reason` of
 `length` marks the answer as truncated by max_tokens.
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 
 from benchdock.harnesses.config import EndpointConfig
 from benchdock.harnesses.runspec import MaxTokens, Seed, Temperature, TopP
+from benchdock.harnesses.ttft import STREAMED, server_ttft
 
 log = logging.getLogger("benchdock.llm")
 RETRIES = 3
@@ -56,15 +58,20 @@ class ChatResult(BaseModel):
     completion_tokens: int | None = None
     latency_s: float
     ttft_s: float | None = None
+    # where ttft_s came from: "streamed" (our clock, first chunk), the server's own field
+    # (e.g. "llama.cpp timings.prompt_ms"), or None (unstreamed, the server said nothing)
+    ttft_source: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
 
 
-def request_body(model: str, messages: list[dict[str, str]], p: SamplingParams) -> dict[str, Any]:
+def request_body(model: str, messages: list[dict[str, str]], p: SamplingParams,
+                 stream: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": model, "messages": messages, "temperature": p.temperature, "top_p": p.top_p,
-        "max_tokens": p.max_tokens, "stream": True,
-        "stream_options": {"include_usage": True},
+        "max_tokens": p.max_tokens, "stream": stream,
     }
+    if stream:
+        body["stream_options"] = {"include_usage": True}
     if p.seed is not None:
         body["seed"] = p.seed
     return body
@@ -133,6 +140,7 @@ async def stream_chat(
         completion_tokens=usage.get("completion_tokens") or chunks,
         latency_s=latency,
         ttft_s=ttft,
+        ttft_source=STREAMED if ttft is not None else None,
         tool_calls=[calls[i] for i in sorted(calls)] or None,
     )
 
@@ -158,7 +166,8 @@ async def plain_chat(
     client: httpx.AsyncClient, ep: EndpointConfig, body: dict[str, Any]
 ) -> ChatResult:
     """One unstreamed request, sent as it is. Time to first token comes from the server's
-    own `timings.prompt_ms` where it reports one (llama-server does), else it is unknown."""
+    own timings where it reports them (`ttft.server_ttft`: llama-server's `timings`, vLLM's
+    `metrics`, ...), else it is unknown."""
     headers = {"Authorization": f"Bearer {ep.api_key}"} if ep.api_key else {}
     t0 = time.perf_counter()
     try:
@@ -175,13 +184,14 @@ async def plain_chat(
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise EndpointError(f"{ep.url} sent no chat completion: {r.text[:300]}") from exc
     usage = data.get("usage") or {}
-    prompt_ms = (data.get("timings") or {}).get("prompt_ms")
+    timed = server_ttft(data) if isinstance(data, dict) else None
     return ChatResult(
         content=msg.get("content") or "",
         reasoning=msg.get("reasoning_content") or msg.get("reasoning") or None,
         finish_reason=choice.get("finish_reason"), tool_calls=msg.get("tool_calls") or None,
         prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
-        latency_s=latency, ttft_s=prompt_ms / 1000 if isinstance(prompt_ms, (int, float)) else None,
+        latency_s=latency, ttft_s=timed[0] if timed else None,
+        ttft_source=timed[1] if timed else None,
     )
 
 

@@ -90,11 +90,16 @@ def timing(samples: Sequence[Sample]) -> dict[str, Any]:
     )
     tokens = sum(s.completion_tokens or 0 for s in fresh)
     execs = [s.exec_s for s in samples if s.exec_s is not None]
+    sources: dict[str, int] = defaultdict(int)  # where each request's ttft came from
+    for s in fresh:
+        if s.extra is not None and "ttft_source" in s.extra:
+            sources[str(s.extra["ttft_source"] or "none")] += 1
     return {
         "requests": len(fresh),
         "cached": sum(1 for s in samples if s.cached),
         "mean_latency_s": sum(lat) / len(lat) if lat else None,
         "mean_ttft_s": sum(ttft) / len(ttft) if ttft else None,
+        "ttft_sources": dict(sources),
         "generated_tokens": tokens,
         "tokens_per_s": tokens / decode_s if decode_s > 0 else None,
         "mean_exec_s": sum(execs) / len(execs) if execs else None,

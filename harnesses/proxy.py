@@ -54,6 +54,7 @@ class Exchange(BaseModel):
 
     latency_s: float
     ttft_s: float | None = None
+    ttft_source: str | None = None  # "streamed", the server's field, or None (not reported)
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     finish_reason: str | None = None
@@ -191,7 +192,8 @@ class RecordingProxy:
 
     def _record(self, tag: str, res: ChatResult, cached: bool) -> None:
         self.exchanges[tag].append(Exchange(
-            latency_s=res.latency_s, ttft_s=res.ttft_s, prompt_tokens=res.prompt_tokens,
+            latency_s=res.latency_s, ttft_s=res.ttft_s,
+            ttft_source=None if cached else res.ttft_source, prompt_tokens=res.prompt_tokens,
             completion_tokens=res.completion_tokens, finish_reason=res.finish_reason,
             tool_calls=len(res.tool_calls or []), cached=cached))
 

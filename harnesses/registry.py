@@ -37,6 +37,7 @@ def builtin() -> dict[str, Factory]:
     from benchdock.harnesses.ifeval.harness import IfEval
     from benchdock.harnesses.repoqa.harness import repoqa_benchmarks
     from benchdock.harnesses.testgen.benchmark import TestgenHumanEvalPlus
+    from benchdock.harnesses.swe.harness import swe_benchmarks
 
     return {
         "humaneval": HumanEval,
@@ -47,6 +48,7 @@ def builtin() -> dict[str, Factory]:
         "ifeval": IfEval,
         **repoqa_benchmarks(),
         "testgen-humaneval-plus": TestgenHumanEvalPlus,
+        **swe_benchmarks(),
     }
 
 

@@ -63,8 +63,9 @@ class Results(BaseModel):
     run: RunStatus
     metrics: dict[str, Any] = Field(
         description="scores (pass@k: value, ci95, n), scores_base where a benchmark has a base "
-        "test set, verdict counts, truncated count, timing (wall_s, mean latency, ttft, "
-        "tokens/s), and under the benchmark's own key its own figures (see `tables`)")
+        "test set, verdict counts, truncated count, timing (wall_s, mean latency, ttft with "
+        "ttft_sources: how many requests took it from the server's own timings, from a "
+        "streamed request, or have none; tokens/s), and under the benchmark's own key its own figures (see `tables`)")
     tables: list[Table] = Field(default_factory=list, description=(
         "The benchmark's own figures as tables (per category, per language, ...)"))
     samples: list[SampleView]

@@ -92,9 +92,12 @@ def print_results(res: Results) -> None:
     def fmt(v: float | None, f: str) -> str:
         return "-" if v is None else format(v, f)
 
+    # where the ttft came from: the server's own timings, streamed requests, or none
+    sources = ", ".join(f"{k}: {v}" for k, v in (timing.get("ttft_sources") or {}).items())
     print(f"wall {fmt(timing.get('wall_s'), '.1f')} s, mean latency "
           f"{fmt(timing.get('mean_latency_s'), '.2f')} s, ttft "
-          f"{fmt(timing.get('mean_ttft_s'), '.3f')} s, {fmt(timing.get('tokens_per_s'), '.1f')} "
+          f"{fmt(timing.get('mean_ttft_s'), '.3f')} s{f' ({sources})' if sources else ''}, "
+          f"{fmt(timing.get('tokens_per_s'), '.1f')} "
           f"tok/s, {timing.get('cached', 0)} cached; verdicts {res.metrics.get('verdicts')}")
     if res.samples:
         print(table([[s.task_id, s.status, short(s.detail)] for s in res.samples],

@@ -21,13 +21,17 @@ from tests.conftest import make_settings
 
 
 def fake_endpoint(answer: Callable[[str], str | None]) -> httpx.MockTransport:
-    """Streams `answer(user message)` as chat chunks; None means HTTP 500."""
+    """Answers `answer(user message)`, as chat chunks when the request streams (else as one
+    chat.completion, without timings); None means HTTP 500."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         text = answer(body["messages"][-1]["content"])
         if text is None:
             return httpx.Response(500, json={"error": "model crashed"})
+        if not body.get("stream"):
+            return httpx.Response(200, json={"choices": [{"message": {"content": text},
+                                                          "finish_reason": "stop"}]})
         events = [{"choices": [{"delta": {"content": text[i:i + 20]}}]} for i in range(0, len(text), 20)]
         events.append({"choices": [{"delta": {}, "finish_reason": "stop"}]})
         sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"

@@ -96,3 +96,39 @@ def test_docker_containers_removed_on_close(docker_image: str) -> None:
     sb.close()
     left = {c.id for c in client.containers.list(all=True, filters={"label": LABEL})}
     assert not (ids & left)
+
+
+def test_background_jobs_yield_the_cpu(sandbox: Sandbox) -> None:
+    """While the model generates, jobs run at nice 19 (so a model thread on the same CPU keeps
+    it); before and after, at the runner's own niceness."""
+    code = "import os; print(os.nice(0))"
+    base = int(run(sandbox, code).stdout.strip())  # type: ignore[attr-defined]
+    sandbox.set_background(True)
+    try:
+        assert int(run(sandbox, code).stdout.strip()) == min(19, base + 19)  # type: ignore[attr-defined]
+    finally:
+        sandbox.set_background(False)
+    assert int(run(sandbox, code).stdout.strip()) == base  # type: ignore[attr-defined]
+
+
+def test_docker_pool_gets_the_lowest_cpu_weight_in_the_background(docker_image: str) -> None:
+    from benchdock.harnesses.sandbox.docker_backend import (
+        BACKGROUND_CPU_SHARES,
+        DEFAULT_CPU_SHARES,
+        _ContainerChannel,
+    )
+
+    with open_sandbox("docker", docker_image, size=2) as sb:
+        def shares() -> list[int]:
+            out = []
+            for ch in sb._all:
+                assert isinstance(ch, _ContainerChannel)
+                ch.container.reload()
+                out.append(int(ch.container.attrs["HostConfig"]["CpuShares"] or DEFAULT_CPU_SHARES))
+            return out
+
+        assert shares() == [DEFAULT_CPU_SHARES] * 2
+        sb.set_background(True)
+        assert shares() == [BACKGROUND_CPU_SHARES] * 2
+        sb.set_background(False)
+        assert shares() == [DEFAULT_CPU_SHARES] * 2

@@ -15,6 +15,9 @@ from pydantic import BaseModel
 
 RUNNER_SOURCE = resources.files("benchdock.harnesses.sandbox").joinpath("runner.py").read_text()
 GRACE_S = 15.0
+# the niceness of jobs run while the model generates: CFS then gives a job ~1.5 % of a core
+# that a nice-0 model thread wants, and all of a core it leaves idle
+BACKGROUND_NICE = 19
 
 
 class SandboxError(RuntimeError):
@@ -75,6 +78,8 @@ class Sandbox(ABC):
 
     def __init__(self, size: int = 2) -> None:
         self.size = max(1, size)
+        # jobs yield the CPU (to a model generating on the same machine) while this is set
+        self.background = False
         self._free: queue.Queue[Channel] = queue.Queue()
         self._all: list[Channel] = []
         self._lib: dict[str, bytes] = {}
@@ -104,6 +109,12 @@ class Sandbox(ABC):
         with self._lock:
             self._all.append(ch)
         return ch
+
+    def set_background(self, on: bool) -> None:
+        """Run later jobs at low CPU priority (`on`) or at the normal one. Time limits are
+        wall-clock: a job that timed out in the background may have been starved, and its
+        caller should run it again in the foreground before calling it a timeout."""
+        self.background = on
 
     def install_lib(self, files: dict[str, bytes]) -> None:
         """Put importable modules on every runner's PYTHONPATH (e.g. EvalPlus's checker)."""
@@ -136,7 +147,7 @@ class Sandbox(ABC):
         job = {
             "id": next(self._ids), "files": _b64(files), "argv": argv, "timeout": timeout_s,
             "stdin": stdin, "mem_bytes": mem_bytes, "max_output": max_output,
-            "verdict_fd": verdict_channel,
+            "verdict_fd": verdict_channel, "nice": BACKGROUND_NICE if self.background else 0,
         }
         t0 = time.monotonic()
         try:

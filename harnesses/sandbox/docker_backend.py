@@ -9,6 +9,7 @@ Docker removes it. `reap_orphans` clears any left over from a crash of the engin
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import struct
@@ -17,7 +18,14 @@ from typing import Any
 
 from benchdock.harnesses.sandbox.base import RUNNER_SOURCE, Channel, Sandbox, SandboxError
 
+log = logging.getLogger("benchdock.sandbox")
 LABEL = "org.benchdock.sandbox"
+# CPU weights (`docker --cpu-shares`): Docker's default, and the lowest it takes, given to the
+# pool while the model generates. A weight counts against sibling cgroups only: a model served
+# from a container on this engine (or a systemd service beside Docker's scopes) keeps the
+# CPU; a model run by hand on the host competes with Docker's cgroup as a whole.
+DEFAULT_CPU_SHARES = 1024
+BACKGROUND_CPU_SHARES = 2
 
 
 def docker_client(timeout: float = 10.0) -> Any:
@@ -61,6 +69,7 @@ class _ContainerChannel(Channel):
                 memswap_limit=limits["memory"],
                 nano_cpus=int(limits["cpus"] * 1e9),
                 pids_limit=limits["pids"],
+                cpu_shares=limits.get("cpu_shares"),
                 shm_size=limits.get("shm", "64m"),
                 environment=env,
                 labels={LABEL: "1", f"{LABEL}.owner": f"{socket.gethostname()}:{os.getpid()}"},
@@ -141,7 +150,21 @@ class DockerSandbox(Sandbox):
                 "cleaned after each job")
 
     def _open_channel(self) -> Channel:
-        return _ContainerChannel(self.client, self.image, self.limits)
+        shares = BACKGROUND_CPU_SHARES if self.background else None
+        return _ContainerChannel(self.client, self.image, {**self.limits, "cpu_shares": shares})
+
+    def set_background(self, on: bool) -> None:
+        """Besides each job's niceness (which counts inside the container only), the pool's
+        containers get the lowest CPU weight while `on`."""
+        super().set_background(on)
+        shares = BACKGROUND_CPU_SHARES if on else DEFAULT_CPU_SHARES
+        with self._lock:
+            chans = [ch for ch in self._all if isinstance(ch, _ContainerChannel)]
+        for ch in chans:
+            try:
+                ch.container.update(cpu_shares=shares)
+            except Exception as exc:  # a container that is gone is replaced with the flag read
+                log.warning("could not set cpu-shares %d on a sandbox container: %s", shares, exc)
 
 
 def open_container_channel(image: str, command: list[str], volumes: dict[str, dict[str, str]],

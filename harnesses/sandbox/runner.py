@@ -58,7 +58,7 @@ def _prctl(option: int, value: int) -> bool:
         return False
 
 
-def _limits(mem_bytes: int | None, fsize: int) -> Callable[[], None]:
+def _limits(mem_bytes: int | None, fsize: int, nice: int = 0) -> Callable[[], None]:
     def apply() -> None:
         # dispositions the runner ignores must not be inherited: a job is an ordinary process
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
@@ -75,6 +75,11 @@ def _limits(mem_bytes: int | None, fsize: int) -> Callable[[], None]:
             try:
                 resource.setrlimit(lim, (value, value))
             except (ValueError, OSError):
+                pass
+        if nice > 0:  # a background job: the model generating beside it keeps the CPU
+            try:
+                os.nice(nice)
+            except OSError:
                 pass
         try:  # when memory runs out, the job goes first, never the runner
             with open("/proc/self/oom_score_adj", "w") as fh:
@@ -294,7 +299,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             job["argv"], cwd=root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True,
             pass_fds=(VERDICT_FD,) if vw >= 0 else (),
-            preexec_fn=_limits(job.get("mem_bytes"), int(job.get("fsize_bytes") or FSIZE_DEFAULT)),
+            preexec_fn=_limits(job.get("mem_bytes"), int(job.get("fsize_bytes") or FSIZE_DEFAULT),
+                               max(0, min(19, int(job.get("nice") or 0)))),
         )
     except OSError as exc:
         for fd in (vr, vw):

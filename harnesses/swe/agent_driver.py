@@ -1,0 +1,172 @@
+"""benchdock's mini-swe-agent driver: one SWE-bench-format instance, run by mini-swe-agent's
+DefaultAgent with its SWE-bench configuration, in the `swe` venv on the host.
+
+This file is sent as source (`python -c`) and imports nothing from benchdock. It reads one
+JSON line on stdin and writes one JSON line, `{"result": ...}`, on a descriptor of its own
+(everything mini-swe-agent and litellm print goes to stderr).
+
+The agent never starts a container: benchdock started and prepared one (no network,
+benchdock's confinement) and passes its id; the agent's commands run there with `docker
+exec`, and benchdock removes it. The model is reached only through benchdock's recording
+proxy (a unix socket): a small relay gives litellm an http://127.0.0.1 URL for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+from typing import Any
+
+PROTOCOL = sys.stdout
+TRAJECTORY_OUTPUT_KEPT = 2000  # characters of each observation kept in the result
+
+
+def take_stdout() -> None:
+    global PROTOCOL
+    fd = os.dup(1)
+    os.set_inheritable(fd, False)
+    PROTOCOL = os.fdopen(fd, "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+
+def emit(result: dict[str, Any]) -> None:
+    PROTOCOL.write(json.dumps({"result": result}) + "\n")
+    PROTOCOL.flush()
+
+
+def start_relay(sock_path: str) -> int:
+    """127.0.0.1:<port> -> the proxy's unix socket, byte for byte."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+
+    def pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def accept() -> None:
+        while True:
+            client, _ = server.accept()
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                upstream.connect(sock_path)
+            except OSError:
+                client.close()
+                continue
+            threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return int(server.getsockname()[1])
+
+
+def trajectory(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each step: what the model said (its command) and what came back, truncated."""
+    steps: list[dict[str, Any]] = []
+    for m in messages:
+        role, extra = m.get("role"), m.get("extra") or {}
+        content = m.get("content")
+        text = content if isinstance(content, str) else json.dumps(content)[:4000]
+        if role == "assistant":
+            cmds = [a.get("command", "") for a in extra.get("actions", [])]
+            usage = (extra.get("response") or {}).get("usage") or {}
+            steps.append({"role": "assistant", "commands": cmds, "text": (text or "")[-1500:],
+                          "prompt_tokens": usage.get("prompt_tokens"),
+                          "completion_tokens": usage.get("completion_tokens")})
+        elif role == "user" and extra.get("interrupt_type") == "FormatError":
+            # the model's answer had no single command: mini-swe-agent keeps it only here
+            resp = extra.get("response") if isinstance(extra.get("response"), dict) else {}
+            usage = (resp or {}).get("usage") or {}
+            steps.append({"role": "format_error", "commands": [],
+                          "text": str(extra.get("model_response") or "")[-1500:],
+                          "prompt_tokens": usage.get("prompt_tokens"),
+                          "completion_tokens": usage.get("completion_tokens"),
+                          "feedback": (text or "")[:300]})
+        elif role == "user" and steps:
+            raw = extra.get("raw_output", text or "")
+            steps.append({"role": "observation", "returncode": extra.get("returncode"),
+                          "output": raw[:TRAJECTORY_OUTPUT_KEPT],
+                          "truncated": len(raw) > TRAJECTORY_OUTPUT_KEPT})
+        elif role == "exit":
+            steps.append({"role": "exit", "exit_status": extra.get("exit_status"),
+                          "output": (text or "")[:TRAJECTORY_OUTPUT_KEPT]})
+    return steps
+
+
+def main() -> None:
+    cfg = json.loads(sys.stdin.readline())
+    port = start_relay(cfg["proxy_socket"])
+    api_base = f"http://127.0.0.1:{port}/t/{cfg['tag']}/v1"
+
+    from minisweagent.agents.default import DefaultAgent
+    from minisweagent.config import get_config_from_spec
+    from minisweagent.environments.docker import DockerEnvironment
+
+    config = get_config_from_spec(cfg["config"])
+    agent_cfg = dict(config["agent"])
+    agent_cfg.update(step_limit=int(cfg["step_limit"]), cost_limit=0.0,
+                     wall_time_limit_seconds=int(cfg["wall_time_limit_s"]))
+    env_cfg = {k: v for k, v in config.get("environment", {}).items() if k != "environment_class"}
+    env_vars = {k: v for k, v in env_cfg.get("env", {}).items() if k != "BASH_ENV"}
+    env_cfg.update(env=env_vars, image=cfg["image"], timeout=int(cfg["command_timeout_s"]))
+
+    class BenchdockContainer(DockerEnvironment):  # type: ignore[misc]
+        """mini-swe-agent's DockerEnvironment on the container benchdock started."""
+
+        def _start_container(self) -> None:
+            self.container_id = cfg["container_id"]
+
+        def cleanup(self) -> None:  # benchdock removes the container
+            pass
+
+    env = BenchdockContainer(**env_cfg)
+    model_cfg = dict(config.get("model", {}))
+    kwargs = dict(model_cfg.get("model_kwargs") or {})
+    kwargs.update(api_base=api_base, api_key="unused-benchdock-proxy", **cfg["extra_params"])
+    model_cfg.update(model_name=f"openai/{cfg['model']}", cost_tracking="ignore_errors",
+                     model_kwargs=kwargs)
+    model_cfg.pop("model_class", None)
+    if cfg["protocol"] == "text":
+        from minisweagent.models.litellm_textbased_model import LitellmTextbasedModel
+
+        model: Any = LitellmTextbasedModel(**model_cfg)
+    else:
+        from minisweagent.models.litellm_model import LitellmModel
+
+        model = LitellmModel(**model_cfg)
+    agent = DefaultAgent(model, env, **agent_cfg)
+    t0 = time.time()
+    try:
+        info = agent.run(cfg["task"])
+        crashed = None
+    except Exception as exc:  # the agent's own exit message says which; keep the trajectory
+        info = agent.messages[-1].get("extra", {}) if agent.messages else {}
+        crashed = f"{type(exc).__name__}: {exc}"
+    emit({"status": "done", "exit_status": info.get("exit_status") or "Error",
+          "submission": info.get("submission") or "", "crashed": crashed,
+          "steps": agent.n_calls, "wall_s": round(time.time() - t0, 3),
+          "trajectory": trajectory(agent.messages)})
+
+
+if __name__ == "__main__":
+    take_stdout()
+    try:
+        main()
+    except BaseException as exc:  # every failure must reach benchdock as a result
+        emit({"status": "crashed", "reason": f"{type(exc).__name__}: {exc}",
+              "traceback": traceback.format_exc()[-4000:]})

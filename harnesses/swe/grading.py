@@ -1,0 +1,117 @@
+"""Grading a patch the way SWE-bench does, on a log benchdock produces.
+
+benchdock runs the tests itself, in a fresh network-less container of the instance's image
+(not swebench's container code, which pulls images and adds capabilities): the model's
+patch applied to the instance's repository, the test files restored to the base commit (a
+patch may not change the tests that judge it), the instance's test_patch applied, then
+pytest with `-rA` between SWE-bench's log markers. The verdict is swebench 5.0.2's own
+`get_eval_report` (`get_logs_eval` with `parse_log_pytest`), run in the `swe` venv
+(grade_driver.py). `own_report` is benchdock's reading of the same log, kept beside it in
+the evidence as a cross-check (tests/test_swe_grading.py feeds recorded logs to both).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from benchdock.harnesses.swe.container import InstanceContainer
+
+START, END = ">>>>> Start Test Output", ">>>>> End Test Output"
+APPLY_FAIL, EXIT_CODE = ">>>>> Patch Apply Failed", ">>>>> Test Exit Code"
+BAD = (APPLY_FAIL, ">>>>> Reset Failed", ">>>>> Tests Errored", ">>>>> Tests Timed Out")
+STATUSES = ("FAILED", "PASSED", "SKIPPED", "ERROR", "XFAIL")
+TEST_TIMEOUT_S = 300
+LOG_KEPT = 20_000  # characters of the test log kept in a sample's evidence
+
+
+def eval_script(test_dirs: tuple[str, ...], has_model_patch: bool, has_test_patch: bool) -> str:
+    """The test run, as SWE-bench's eval scripts do it (markers, exit code) for a pytest
+    project. The patches arrive in /tmp through stdin before this runs."""
+    dirs = " ".join(shlex.quote(d) for d in test_dirs)
+    lines = ["cd /testbed", "git status --porcelain >/dev/null"]
+    if has_model_patch:
+        lines.append(f"git apply --whitespace=nowarn /tmp/.model.patch || {{ echo '{APPLY_FAIL}'; "
+                     "exit 0; }")
+    # the tests that judge the patch are the base commit's; a new conftest.py or pytest
+    # configuration from the patch could steer the runner, so it goes too
+    lines += [f"git checkout -q HEAD -- {dirs}", f"git clean -fdq -- {dirs}",
+              "git ls-files --others --exclude-standard | grep -E '(^|/)(conftest\\.py|"
+              "pytest\\.ini|tox\\.ini)$' | xargs -r rm -f --"]
+    if has_test_patch:
+        lines.append(f"git apply --whitespace=nowarn /tmp/.test.patch || {{ echo '{APPLY_FAIL}';"
+                     " exit 0; }")
+    lines += [f"echo '{START}'", "python3 -m pytest -p no:cacheprovider -rA --tb=short -q",
+              f"echo '{EXIT_CODE}: '$?", f"echo '{END}'"]
+    return "\n".join(lines) + "\n"
+
+
+def run_tests(box: InstanceContainer, test_dirs: tuple[str, ...], model_patch: str | None,
+              test_patch: str) -> str:
+    """Run the eval script in `box` (a fresh container, prepared); the log."""
+    if model_patch:
+        box.put("/tmp/.model.patch", model_patch.encode())
+    if test_patch:
+        box.put("/tmp/.test.patch", test_patch.encode())
+    code, out = box.exec(eval_script(test_dirs, bool(model_patch), bool(test_patch)),
+                         TEST_TIMEOUT_S)
+    if code == 137:
+        out += "\n>>>>> Tests Timed Out\n"
+    return out
+
+
+def swebench(python: Path, jobs: list[dict[str, Any]]) -> list[Any]:
+    """Run grade_driver.py's jobs in the swe venv."""
+    src = resources.files("benchdock.harnesses.swe").joinpath("grade_driver.py").read_text()
+    done = subprocess.run([str(python), "-c", src], input=json.dumps(jobs), capture_output=True,
+                          text=True, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"swebench's grading failed: {done.stderr[-2000:]}")
+    return list(json.loads(done.stdout))
+
+
+def parse_pytest(log: str) -> dict[str, str]:
+    """benchdock's reading of pytest's -rA summary (what parse_log_pytest reads)."""
+    found: dict[str, str] = {}
+    for line in log.split("\n"):
+        if not line.startswith(STATUSES):
+            continue
+        if line.startswith("FAILED"):
+            line = line.replace(" - ", " ")
+        parts = line.split()
+        if len(parts) <= 1:
+            continue
+        if parts[0] == "SKIPPED" and re.match(r"^\[\d+\]$", parts[1]):
+            continue
+        found[parts[1]] = parts[0]
+    return found
+
+
+def own_report(log: str, f2p: list[str], p2p: list[str], model_patch: str | None) -> dict[str, Any]:
+    """benchdock's own F2P/P2P report of a log: resolved when every FAIL_TO_PASS test passed
+    (PASSED or XFAIL) and no PASS_TO_PASS test failed, the patch applied and the suite ran."""
+    if model_patch is None:
+        return {"resolved": False, "patch_successfully_applied": False}
+    if any(b in log for b in BAD) or START not in log or END not in log:
+        return {"resolved": False, "patch_successfully_applied": False}
+    status = parse_pytest(log.split(START, 1)[1].split(END, 1)[0]) or parse_pytest(log)
+    exit_m = re.search(rf"{re.escape(EXIT_CODE)}:\s*(-?\d+)", log)
+    if not status or (exit_m and int(exit_m.group(1)) != 0 and
+                      not any(v in ("FAILED", "ERROR") for v in status.values())):
+        return {"resolved": False, "patch_successfully_applied": False}
+
+    def split(tests: list[str], good: tuple[str, ...]) -> dict[str, list[str]]:
+        ok = [t for t in tests if status.get(t) in good]
+        return {"success": ok, "failure": [t for t in tests if t not in ok]}
+
+    # as SWE-bench: a skipped PASS_TO_PASS test is no regression, a skipped FAIL_TO_PASS
+    # test is no resolution
+    report = {"FAIL_TO_PASS": split(f2p, ("PASSED", "XFAIL")),
+              "PASS_TO_PASS": split(p2p, ("PASSED", "XFAIL", "SKIPPED"))}
+    resolved = not report["FAIL_TO_PASS"]["failure"] and not report["PASS_TO_PASS"]["failure"]
+    return {"resolved": resolved, "patch_successfully_applied": True, "tests_status": report}
