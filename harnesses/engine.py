@@ -50,8 +50,11 @@ class RunExecutor:
         self.tasks: dict[str, Task] = {}
         self.pipe: Pipeline | None = None
         self.cancelled = False
-        # set by the worker when its lease on the run ran out and another worker may hold it:
-        # the run stops here and is left, not finished (its new holder finishes it)
+        # the claim this executor writes under (store/queries.py fences every write by it)
+        self.holder: str | None = run.worker_id
+        # set by the worker when its lease on the run ran out and another worker may hold it,
+        # or by the watcher when another worker holds it now: the run stops here and is left,
+        # not finished (its new holder finishes it)
         self.lost = threading.Event()
 
     def _endpoint(self) -> EndpointConfig:
@@ -62,18 +65,20 @@ class RunExecutor:
 
     def started(self, pipe: Pipeline) -> None:
         """The pipeline's sandbox is up: record which one and what confines it."""
-        q.heartbeat(self.db, self.run.id, sandbox_used=pipe.sandbox_kind,
+        q.heartbeat(self.db, self.run.id, self.holder, sandbox_used=pipe.sandbox_kind,
                     isolation=pipe.isolation)
 
     async def execute(self) -> str:
         """Run to the end; returns the final status and records it in the store."""
         run = self.run
+        if run.cancel_requested:  # cancelled while its last worker died: end it, run nothing
+            return self._finish("cancelled")
         try:
             all_tasks = await anyio.to_thread.run_sync(self.bench.tasks)
             wanted = set(run.task_ids)
             self.tasks = {t.id: t for t in all_tasks if t.id in wanted}
             total = q.ensure_samples(self.db, run.id, run.task_ids, run.n_samples)
-            q.heartbeat(self.db, run.id, total=total)
+            q.heartbeat(self.db, run.id, self.holder, total=total)
             self.pipe = self.bench.pipeline()(self)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._watch, tg.cancel_scope)
@@ -98,14 +103,21 @@ class RunExecutor:
         samples = q.all_samples(self.db, self.run.id)
         extra = self.pipe.extra_metrics if self.pipe is not None else {}
         metrics = {**compute_metrics(samples, self.run.n_samples), **extra}
-        q.finish_run(self.db, self.run.id, status, error=error, metrics=metrics)
-        return status
+        recorded = q.finish_run(self.db, self.run.id, status, error=error, metrics=metrics,
+                                holder=self.holder)
+        if recorded is None:  # another worker holds the run now: it finishes it
+            self.lost.set()
+            return "lost"
+        return recorded
 
     async def _watch(self, scope: anyio.CancelScope) -> None:
         while True:
             await anyio.sleep(0.5)
-            run = None if self.lost.is_set() else q.heartbeat(self.db, self.run.id)
-            if run is None or run.cancel_requested:
+            run = None if self.lost.is_set() else q.heartbeat(self.db, self.run.id, self.holder)
+            if run is not None and self.holder is not None and run.worker_id != self.holder:
+                log.warning("run %s: now held by %s; stopping here", run.id, run.worker_id)
+                self.lost.set()
+            if run is None or run.cancel_requested or self.lost.is_set():
                 self.cancelled = True
                 if self.pipe is not None:
                     self.pipe.stop()  # kills containers and harness processes: stops now

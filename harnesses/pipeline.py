@@ -192,7 +192,7 @@ class ChatPipeline(Pipeline):
         )
         if not cached:  # where this sample's time to first token came from
             values["extra"] = {"ttft_source": res.ttft_source}
-        q.save_generation(ex.db, s.id or 0, **values)
+        q.save_generation(ex.db, s.id or 0, ex.holder, **values)
         async with send:
             await send.send(s.model_copy(update=values))
 
@@ -203,8 +203,8 @@ class ChatPipeline(Pipeline):
             async for s in recv:
                 task = ex.tasks[s.task_id]
                 if not (s.code or "").strip():
-                    q.save_verdict(ex.db, s.id or 0, verdict="error", detail=no_code_reason(s),
-                                   exec_s=0.0)
+                    q.save_verdict(ex.db, s.id or 0, ex.holder, verdict="error",
+                                   detail=no_code_reason(s), exec_s=0.0)
                     continue
                 yielded = self.sandbox.background
                 try:
@@ -225,7 +225,7 @@ class ChatPipeline(Pipeline):
                     self._recheck.append(s)
                     continue
                 more = {"extra": v.extra} if v.extra is not None else {}
-                q.save_verdict(ex.db, s.id or 0, verdict=v.verdict, base_verdict=v.base,
+                q.save_verdict(ex.db, s.id or 0, ex.holder, verdict=v.verdict, base_verdict=v.base,
                                plus_verdict=v.plus, detail=v.detail, exec_s=v.exec_s, **more)
 
 
@@ -284,8 +284,9 @@ class HarnessPipeline(Pipeline):
         exchanges, failure = proxy.take(tag)
         if failure is not None:  # the endpoint failed, not the model: fail the run, resumable
             raise EndpointError(f"sample {s.task_id}: {failure}")
-        q.save_generation(ex.db, s.id or 0, **generation_values(out, exchanges))
-        q.save_verdict(ex.db, s.id or 0, verdict=out.verdict, detail=out.detail, exec_s=0.0,
+        q.save_generation(ex.db, s.id or 0, ex.holder, **generation_values(out, exchanges))
+        q.save_verdict(ex.db, s.id or 0, ex.holder, verdict=out.verdict, detail=out.detail,
+                       exec_s=0.0,
                        extra={**out.extra, "exchanges": [e.model_dump(exclude_defaults=True)
                                                          for e in exchanges]})
 

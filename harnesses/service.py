@@ -200,10 +200,9 @@ def cancel_run(db: Engine, run_id: str, reason: str | None = None) -> RunStatus:
 
 def resume_run(settings: Settings, db: Engine, run_id: str) -> RunStatus:
     run = _get(db, run_id)
-    if run.status not in ("failed", "cancelled"):
-        raise BenchdockError(f"run {run_id} is {run.status}; only failed or cancelled runs resume")
-    q.heartbeat(db, run_id, status="queued", cancel_requested=False, error=None,
-                finished_at=None, worker_pid=None)
+    if run.status not in ("failed", "cancelled") or not q.requeue(db, run_id):
+        status = _get(db, run_id).status  # another client resumed it first, perhaps
+        raise BenchdockError(f"run {run_id} is {status}; only failed or cancelled runs resume")
     spawn_worker(settings)
     return _status(db, _get(db, run_id))
 

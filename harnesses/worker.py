@@ -174,9 +174,7 @@ class Worker:
         if self.pg:
             run = queue.claim(self.db, self.id, self.endpoints, self.lease_s)
         else:
-            run = q.claim_run(self.db, os.getpid())
-            if run is not None:
-                q.heartbeat(self.db, run.id, worker_id=self.id)
+            run = q.claim_run(self.db, os.getpid(), worker_id=self.id)
         if run is None:
             return False
         log.info("run %s: %s on %s (%s)", run.id, run.model, run.benchmark, run.endpoint_url)

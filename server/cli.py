@@ -143,9 +143,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         req = run_request(args)
         core = service.Core(settings)
         run = anyio.run(service.queue_run, settings, core.db, req)
-        print(f"queued run {run.id}: {run.model} on {run.benchmark}, {run.total} samples, "
-              f"concurrency {run.concurrency}; data in {settings.home}", file=sys.stderr)
-        try:
+        try:  # from here on Ctrl-C cancels the run (even while this line is printed)
+            print(f"queued run {run.id}: {run.model} on {run.benchmark}, {run.total} samples, "
+                  f"concurrency {run.concurrency}; data in {settings.home}", file=sys.stderr)
             while True:
                 if demo is not None and (died := demo.death()):
                     service.cancel_run(core.db, run.id)
@@ -182,6 +182,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_results(args: argparse.Namespace) -> int:
     core = service.Core(_settings())
     print_results(service.results(core.db, args.run_id, limit=args.show))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    core = service.Core(_settings())
+    st = service.cancel_run(core.db, args.run_id, args.reason)
+    state = st.status + (" (cancel requested: its worker stops it)"
+                         if st.cancel_requested and st.status == "running" else "")
+    print(f"{st.run_id}: {state}")
     return 0
 
 
@@ -294,6 +303,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("run_id")
     s.add_argument("--show", type=int, default=20, help="samples to print (0: the summary only)")
     s.set_defaults(fn=cmd_results)
+    s = sub.add_parser("cancel", help="cancel a run (queued: at once; running: its worker stops it)")
+    s.add_argument("run_id")
+    s.add_argument("--reason", default=None, help="kept in the run's params as cancel_reason")
+    s.set_defaults(fn=cmd_cancel)
     add_commands(sub)
     cli_decide.add_commands(sub)
     s = sub.add_parser("setup", help="install a reference harness's own environment, or build "

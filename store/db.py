@@ -6,6 +6,7 @@ database, so a user's store can be upgraded in place when a later release adds c
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Callable
 from pathlib import Path
 
@@ -135,10 +136,16 @@ def make_engine(url: str, migrate_schema: bool = True) -> Engine:
 
 
 def migrate(engine: Engine) -> list[str]:
-    """Apply the migrations this database has not seen; returns their names. On PostgreSQL
-    under an advisory lock, so concurrent workers and servers migrate a store once."""
+    """Apply the migrations this database has not seen; returns their names. Servers, CLI
+    commands and workers starting together on a new store migrate it once: on PostgreSQL
+    under an advisory lock, on an SQLite file under a lock file beside it."""
     if not is_postgres(engine):
-        return _migrate(engine)
+        path = engine.url.database
+        if not path or path == ":memory:" or engine.dialect.name != "sqlite":
+            return _migrate(engine)
+        with open(f"{path}.migrate-lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes
+            return _migrate(engine)
     with engine.connect() as conn:
         conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
         conn.commit()

@@ -7,17 +7,21 @@ that covered different task lists.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import Text, any_, bindparam, cast, delete, func
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
+from benchdock.store.db import is_postgres
 from benchdock.store.models import DimensionEvidence, Run, RunSummary
 
 
@@ -96,31 +100,47 @@ def summaries(engine: Engine, models: Sequence[str] | None = None) -> list[Summa
     if models:
         q = q.where(t.model.in_(list(models)))
     with engine.connect() as conn:
-        return [SummaryRow(**row._mapping) for row in conn.execute(q)]
+        return [SummaryRow(**row._mapping) for row in conn.execute(q).all()]
 
 
 def evidence_rows(engine: Engine, run_ids: Sequence[str]) -> list[EvidenceRow]:
     if not run_ids:
         return []
     t = DimensionEvidence.__table__.c  # type: ignore[attr-defined]
-    cols = (t.id, t.run_id, t.dimension, t.metric, t.part, t.n, t.total, t.outcomes, t["values"],
-            t.tasks_hash)
+    # `values` as text, SQL NULL for JSON null: only the rare rows that have per-task means
+    # are decoded (the driver would decode every row's `null`)
+    values = func.nullif(cast(t["values"], Text), "null")
+    cols = (t.id, t.run_id, t.dimension, t.metric, t.part, t.n, t.total, t.outcomes, values,
+            t.tasks_hash)  # in EvidenceRow's order
     out: list[EvidenceRow] = []
-    ids = list(run_ids)
     with engine.connect() as conn:
-        for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
-            chunk = ids[i:i + 500]
-            for r in conn.execute(sa_select(*cols).where(t.run_id.in_(chunk))):
-                out.append(EvidenceRow(**r._mapping))
+        for chunk in _chunks(engine, list(run_ids)):
+            for r in conn.execute(sa_select(*cols).where(_among(engine, t.run_id, chunk))).all():
+                v = r[8]
+                out.append(EvidenceRow(*r[:8], json.loads(v) if v is not None else None, r[9]))
     return out
+
+
+def _chunks(engine: Engine, ids: list[Any]) -> list[list[Any]]:
+    """SQLite: under its bound-parameter limit; PostgreSQL: all at once, as one array (each
+    query is a round trip to a server that may be on another machine)."""
+    if is_postgres(engine):
+        return [ids]
+    return [ids[i:i + 500] for i in range(0, len(ids), 500)]
+
+
+def _among(engine: Engine, column: Any, ids: list[Any]) -> ColumnElement[bool]:
+    """`column IN ids`; on PostgreSQL `column = ANY(array)`: one parameter, not thousands."""
+    if is_postgres(engine):
+        return column == any_(bindparam(None, ids, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+    return column.in_(ids)  # type: ignore[no-any-return]
 
 
 def task_ids(engine: Engine, evidence_ids: Sequence[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
-    ids = list(evidence_ids)
-    with Session(engine) as s:
-        for i in range(0, len(ids), 500):
-            rows = s.exec(select(DimensionEvidence.id, DimensionEvidence.task_ids)
-                          .where(col(DimensionEvidence.id).in_(ids[i:i + 500]))).all()
-            out.update({int(k or 0): (t.split("\n") if t else []) for k, t in rows})
+    t = DimensionEvidence.__table__.c  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        for chunk in _chunks(engine, list(evidence_ids)):
+            rows = conn.execute(sa_select(t.id, t.task_ids).where(_among(engine, t.id, chunk)))
+            out.update({int(k or 0): (ids.split("\n") if ids else []) for k, ids in rows.all()})
     return out

@@ -6,7 +6,9 @@ fcntl lock). The claim carries a lease (`run.lease_until`, on the database's clo
 machines' clocks need not agree) that the worker renews; a run whose lease ran out is
 claimable again, and the worker that lost it stops it at its next renewal. A sample's
 verdict is written only while it has none (`queries.save_verdict`), so a taken-over run
-scores each sample once.
+scores each sample once, and every write a worker makes into a run is fenced by its claim
+(`queries`: `holder`), so a worker that lost its lease cannot finish or score a run another
+worker now holds.
 
 Why not procrastinate or pgqueuer: the run row already is the job (status, progress,
 cancellation, the heartbeat the tools show), and SQLite must keep working with the same
@@ -29,7 +31,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import case, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -107,12 +109,15 @@ def renew(engine: Engine, worker_id: str, lease_s: float, run_ids: Sequence[str]
 
 
 def _claimable(now: datetime, stale: datetime) -> ColumnElement[bool]:
+    """Queued, or running without a live holder. A run whose cancel was asked for while its
+    worker died is claimable too: its new holder ends it `cancelled` at once (else it would
+    stay `running` for ever)."""
     running_unheld = (col(Run.status) == "running") & or_(
         col(Run.lease_until) < now,
         # a run claimed by a release before leases: its heartbeat tells
         col(Run.lease_until).is_(None) & or_(col(Run.heartbeat_at).is_(None),
                                              col(Run.heartbeat_at) < stale))
-    return (~col(Run.cancel_requested)) & or_(col(Run.status) == "queued", running_unheld)
+    return or_((col(Run.status) == "queued") & ~col(Run.cancel_requested), running_unheld)
 
 
 def _fits(s: Session, run: Run, now: datetime) -> int | None:
@@ -187,14 +192,17 @@ def release(engine: Engine, worker_id: str, run_id: str) -> None:
 
 def give_back(engine: Engine, worker_id: str, run_ids: Sequence[str]) -> None:
     """A worker stopping (SIGTERM, Ctrl-C) queues the runs it held again at once, rather than
-    leaving them to wait out their lease; their scored samples stay."""
+    leaving them to wait out their lease; their scored samples stay. A run whose cancel was
+    asked for ends cancelled instead (queued, it would never be claimed)."""
     if not run_ids:
         return
+    flagged = col(Run.cancel_requested)
     with Session(engine) as s:
         s.execute(update(Run).where(col(Run.id).in_(list(run_ids)))
                   .where(col(Run.worker_id) == worker_id).where(col(Run.status) == "running")
-                  .values(status="queued", worker_id=None, worker_pid=None, lease_until=None,
-                          slots=None))
+                  .values(status=case((flagged, "cancelled"), else_="queued"),
+                          finished_at=case((flagged, func.now()), else_=None),
+                          worker_id=None, worker_pid=None, lease_until=None, slots=None))
         s.commit()
     notify(engine)
 

@@ -1,6 +1,7 @@
 """A fake OpenAI-compatible endpoint in a thread that counts: requests in flight now, the
 most ever in flight, and requests served. It answers every chat request with the token the
-prompt asks to repeat and the request's model (`count`'s answers), after `delay_s`."""
+prompt asks to repeat and the request's model (`count`'s answers), after `delay_s`: streamed
+when the request asks for it, else as one JSON completion."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ class CountingEndpoint:
             time.sleep(self.delay_s)
             token = body["messages"][-1]["content"].removeprefix("Repeat: ")
             text = f"{token} {body.get('model', '')}"
+            if not body.get("stream"):  # benchdock asks unstreamed unless it measures TTFT
+                return json.dumps({"choices": [{"message": {"role": "assistant",
+                                                            "content": text},
+                                                "finish_reason": "stop"}]}).encode()
             events = [{"choices": [{"delta": {"content": text}}]},
                       {"choices": [{"delta": {}, "finish_reason": "stop"}]}]
             return ("".join(f"data: {json.dumps(e)}\n\n" for e in events)
@@ -76,7 +81,8 @@ class CountingEndpoint:
                     return  # the worker was killed while it sent the request
                 out = ep._answer(body)
                 self.send_response(200)
-                self.send_header("content-type", "text/event-stream")
+                self.send_header("content-type", "text/event-stream" if body.get("stream")
+                                 else "application/json")
                 self.send_header("content-length", str(len(out)))
                 self.end_headers()
                 try:

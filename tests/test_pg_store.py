@@ -292,3 +292,41 @@ def test_the_server_starts_a_local_worker_only_for_runs_one_could_serve(
     assert not needs_worker(settings, db, q.get_run(db, "mine"))  # type: ignore[arg-type]
     time.sleep(0.7)  # its holder went silent
     assert needs_worker(settings, db, q.get_run(db, "mine"))  # type: ignore[arg-type]
+
+
+def test_the_comparison_reads_the_same_evidence_on_both(db: Engine, tmp_path: Path) -> None:
+    """compare_dimensions' queries (one array parameter on PostgreSQL, IN lists on SQLite;
+    per-task means decoded only where present) give the same matrix on either database."""
+    from benchdock.harnesses.choice.compare import compare
+    from benchdock.harnesses.choice.evidence import ensure_evidence
+    from benchdock.store import evidence as ev
+    from benchdock.store.models import DimensionEvidence, RunSummary
+    from tests.perf_compare import build_store
+
+    build_store(Path("-"), 3, 4, 30, url=db.url.render_as_string(hide_password=False))
+    assert ensure_evidence(db) == 12
+    matrix = {(m.model, d): (c.score, c.n) for m in compare(db, limit=None).models
+              for d, c in m.dimensions.items()}
+    assert len(matrix) == 30 and sum(n for _, n in matrix.values()) > 0
+    # the same store on the other database gives the same matrix (the seeded outcomes)
+    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}" if db.dialect.name != "sqlite"
+                        else shared_server().url())
+    build_store(Path("-"), 3, 4, 30, url=other.url.render_as_string(hide_password=False))
+    ensure_evidence(other)
+    assert matrix == {(m.model, d): (c.score, c.n) for m in compare(other, limit=None).models
+                      for d, c in m.dimensions.items()}
+    # a row with per-task means (n_samples > 1) keeps them; the others read None
+    rid = ev.summaries(db)[0].run_id
+    summary = RunSummary(run_id=rid, version=1, model="x", benchmark="humaneval",
+                         family="humaneval", benchmark_version="v", endpoint_url="u")
+    ev.save_evidence(db, summary, [DimensionEvidence(
+        run_id=rid, dimension="generation", metric="pass@1", part="", n=2, total=1.5,
+        values=[0.5, 1.0], tasks_hash="h", task_ids="a\nb")])
+    [row] = ev.evidence_rows(db, [rid])
+    assert row.values == [0.5, 1.0] and ev.task_ids(db, [row.id]) == {row.id: ["a", "b"]}
+    from sqlmodel import Session, select
+
+    with Session(db) as s:  # the ORM's own decoding of every row's `values`
+        stored = {e.id: e.values for e in s.exec(select(DimensionEvidence)).all()}
+    rows = ev.evidence_rows(db, [x.run_id for x in ev.summaries(db)])
+    assert len(rows) == len(stored) and {r.id: r.values for r in rows} == stored
