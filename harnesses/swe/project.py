@@ -25,6 +25,7 @@ log = logging.getLogger("benchdock.swe")
 
 IMAGE = "benchdock-swe-python:1"  # bump the tag when the Dockerfile changes
 DEFAULT_BASE = "benchdock-base:bookworm"
+DEFAULT_PROJECT = "toolz"  # CI's: the smallest suite with the quickest construction
 
 
 class Project(BaseModel):
