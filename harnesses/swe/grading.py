@@ -87,21 +87,37 @@ REACH = re.compile(
     r"multiprocessing|ctypes|PASSED|FAILED)\b|/proc/|/dev/(?:tty|stdout|stderr|fd)")
 
 
-def runner_reach(patch: str, test_dirs: tuple[str, ...]) -> list[str]:
+def runner_reach(patch: str, test_dirs: tuple[str, ...],
+                 own: frozenset[str] = frozenset()) -> list[str]:
     """The lines a patch adds outside the test folders that reach for the test runner or
     the interpreter around the code (REACH): benchdock's guard against a patch that forges
     its own verdict from inside the process pytest runs it in (restoring files and ending
-    the run with os._exit cannot stop that). A heuristic for projects whose code never
-    touches these; kept per instance in the evidence."""
+    the run with os._exit cannot stop that). Words the project's own sources already use
+    (`own`, e.g. tabulate's CLI writes to sys.stdout) do not count, so a fix may restore
+    them. A heuristic; kept per instance in the evidence."""
     found: list[str] = []
     path = ""
     for line in patch.splitlines():
         if line.startswith("+++ "):
             path = line[4:].removeprefix("b/").strip()
         elif line.startswith("+") and not any(path.startswith(d.rstrip("/") + "/")
-                                              for d in test_dirs) and REACH.search(line):
+                                              for d in test_dirs) and \
+                any(m.group(0) not in own for m in REACH.finditer(line)):
             found.append(f"{path}: {line[1:].strip()[:200]}")
     return found
+
+
+def own_words(sdist: Path, top: str, sources: tuple[str, ...]) -> frozenset[str]:
+    """The REACH words the project's bug-injectable sources (in its sdist) already use."""
+    import tarfile
+
+    words: set[str] = set()
+    with tarfile.open(sdist) as tar:
+        for rel in sources:
+            f = tar.extractfile(f"{top}/{rel}")
+            if f is not None:
+                words |= {m.group(0) for m in REACH.finditer(f.read().decode("utf-8", "replace"))}
+    return frozenset(words)
 
 
 def run_tests(box: InstanceContainer, test_dirs: tuple[str, ...], model_patch: str | None,

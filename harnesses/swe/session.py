@@ -68,6 +68,8 @@ class SweSession(HarnessSession):
                                "`benchdock setup swe-local`.")
         self.sdist = fetch_sdist(ctx.settings, project)
         self.isolation = container.isolation_text(self.image)
+        self.own_words = grading.own_words(self.sdist, f"{project.name}-{project.version}",
+                                           project.sources)
         self._procs: set[subprocess.Popen[bytes]] = set()
         self._boxes: set[container.InstanceContainer] = set()
         self._lock = threading.Lock()
@@ -181,7 +183,7 @@ class SweSession(HarnessSession):
         official = grading.swebench(self.env.python, [job])[0]
         own = grading.own_report(test_log, inst.FAIL_TO_PASS, inst.PASS_TO_PASS, patch)
         return {"official": official, "own": own, "log": test_log, "test_s": round(test_s, 3),
-                "reach": grading.runner_reach(patch, self.project.test_dirs)}
+                "reach": grading.runner_reach(patch, self.project.test_dirs, self.own_words)}
 
     def _solve_blocking(self, inst: Instance, tag: str) -> SampleOutcome:
         t0 = time.monotonic()
