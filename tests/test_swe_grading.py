@@ -86,5 +86,6 @@ def test_benchdocks_grading_equals_swebenchs_on_recorded_and_tampered_logs(
 def test_the_eval_script_restores_tests_and_removes_runner_configuration() -> None:
     script = grading.eval_script(("toolz/tests",), True, False)
     assert "git checkout -q HEAD -- toolz/tests" in script
-    assert "conftest" in script and "pytest -p no:cacheprovider -rA" in script
+    assert "conftest" in script and "no:cacheprovider" in script and "-rA" in script
+    assert "os._exit" in script and script.index("os._exit") < script.index(grading.START)
     assert script.index("git apply") < script.index("git checkout -q HEAD")

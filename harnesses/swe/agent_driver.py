@@ -24,6 +24,58 @@ from typing import Any
 
 PROTOCOL = sys.stdout
 TRAJECTORY_OUTPUT_KEPT = 2000  # characters of each observation kept in the result
+OUTPUT_CAP = 1_000_000  # bytes of one command's output that leave the container
+
+
+# After each command, every process it left (background jobs, a fork bomb's, daemons) is
+# killed: each that is not PID 1 (the container's reaper), this wrapper or its own children
+# (the command's subshell, head). Only shell builtins: under a fork bomb nothing can fork.
+# Each round stops them all (a stopped process cannot fork), then kills them; rounds
+# repeat until one finds nothing left.
+REAP = r"""reap() {
+  local round sig p line rest found
+  for round in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    found=
+    for sig in STOP KILL; do
+      for p in /proc/[0-9]*; do
+        p=${p#/proc/}
+        case $p in 1|$WRAPPER_PID|$BASHPID) continue;; esac
+        read -r line < /proc/$p/stat 2>/dev/null || continue
+        rest=${line##*) }
+        set -- $rest
+        [ "$1" = Z ] || [ "$2" = "$WRAPPER_PID" ] && continue
+        kill -$sig "$p" 2>/dev/null && found=1
+      done
+    done
+    [ -z "$found" ] && return 0
+  done
+}
+"""
+
+
+def wrapper(timeout_s: int) -> list[str]:
+    """The interpreter each command runs under inside the container (mini-swe-agent appends
+    the command: it is $1). `timeout` ends it when mini-swe-agent stops waiting (killing the
+    `docker exec` client leaves the command running in the container), REAP then ends
+    whatever it left, and its output is cut at OUTPUT_CAP bytes there (a `yes` would
+    otherwise fill this process's memory for the whole command timeout; head's exit ends
+    the writer with SIGPIPE). The command's own exit status is kept."""
+    script = (f"WRAPPER_PID=$$\n{REAP}"
+              f'{{ timeout -s KILL {int(timeout_s)} bash -lc "$1"; rc=$?; reap; exit $rc; }} 2>&1 '
+              f'| head -c {OUTPUT_CAP}\nexit "${{PIPESTATUS[0]}}"\n')
+    return ["bash", "-c", script, "bash"]
+
+
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent (benchdock's worker thread) dies,
+    SIGKILL included, so a killed worker leaves no agent behind."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # not Linux: the agent ends when the proxy's socket goes
+        pass
 
 
 def take_stdout() -> None:
@@ -100,7 +152,7 @@ def trajectory(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif role == "user" and steps:
             raw = extra.get("raw_output", text or "")
             steps.append({"role": "observation", "returncode": extra.get("returncode"),
-                          "output": raw[:TRAJECTORY_OUTPUT_KEPT],
+                          "output": raw[:TRAJECTORY_OUTPUT_KEPT], "chars": len(raw),
                           "truncated": len(raw) > TRAJECTORY_OUTPUT_KEPT})
         elif role == "exit":
             steps.append({"role": "exit", "exit_status": extra.get("exit_status"),
@@ -123,7 +175,9 @@ def main() -> None:
                      wall_time_limit_seconds=int(cfg["wall_time_limit_s"]))
     env_cfg = {k: v for k, v in config.get("environment", {}).items() if k != "environment_class"}
     env_vars = {k: v for k, v in env_cfg.get("env", {}).items() if k != "BASH_ENV"}
-    env_cfg.update(env=env_vars, image=cfg["image"], timeout=int(cfg["command_timeout_s"]))
+    timeout_s = int(cfg["command_timeout_s"])
+    env_cfg.update(env=env_vars, image=cfg["image"], timeout=timeout_s,
+                   interpreter=wrapper(timeout_s))
 
     class BenchdockContainer(DockerEnvironment):  # type: ignore[misc]
         """mini-swe-agent's DockerEnvironment on the container benchdock started."""
@@ -164,6 +218,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    die_with_parent()
     take_stdout()
     try:
         main()

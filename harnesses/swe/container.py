@@ -26,7 +26,20 @@ LIMITS: dict[str, str] = {"memory": "2g", "cpus": "1.0", "pids": "512", "testbed
                           "tmp": "512m"}
 ENV = {"HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", "PAGER": "cat", "MANPAGER": "cat",
        "LESS": "-R", "PIP_PROGRESS_BAR": "off", "TQDM_DISABLE": "1", "GIT_PAGER": "cat"}
-CONTAINER_LIFETIME_S = 6 * 3600  # `sleep` keeps it alive; benchdock removes it well before
+CONTAINER_LIFETIME_S = 6 * 3600  # the reaper keeps it alive; benchdock removes it well before
+# PID 1 of each container. Orphaned processes (a fork bomb's, a command's that outlived its
+# `timeout`) are re-parented to it: a `sleep` never reaps them, and their zombies would hold
+# the process limit for good; this reaps every exited child, then ends after the lifetime.
+REAPER = f"""import os, time
+end = time.monotonic() + {CONTAINER_LIFETIME_S}
+while time.monotonic() < end:
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+    time.sleep(0.2)
+"""
 
 
 def isolation_text(image: str) -> str:
@@ -82,7 +95,7 @@ def start(image: str, purpose: str, sdist: Path) -> InstanceContainer:
     lim = LIMITS
     try:
         c: Any = client.containers.run(
-            image, command=["sleep", str(CONTAINER_LIFETIME_S)], detach=True,
+            image, command=["python3", "-c", REAPER], detach=True,
             network_mode="none", read_only=True, user="65534:65534", cap_drop=["ALL"],
             security_opt=["no-new-privileges"], working_dir="/testbed",
             tmpfs={"/tmp": f"rw,exec,nosuid,size={lim['tmp']}",

@@ -16,6 +16,7 @@ import json
 import re
 import shlex
 import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,21 @@ APPLY_FAIL, EXIT_CODE = ">>>>> Patch Apply Failed", ">>>>> Test Exit Code"
 BAD = (APPLY_FAIL, ">>>>> Reset Failed", ">>>>> Tests Errored", ">>>>> Tests Timed Out")
 STATUSES = ("FAILED", "PASSED", "SKIPPED", "ERROR", "XFAIL")
 TEST_TIMEOUT_S = 300
+# files anywhere in the tree that configure or extend pytest
+RUNNER_FILES = (r"(^|/)(conftest\.py|pytest\.ini|\.pytest\.ini|tox\.ini|setup\.cfg|"
+                r"pyproject\.toml|sitecustomize\.py|usercustomize\.py|[^/]*\.pth)$")
+# top-level names a new file or folder must not take: pytest and what it imports, and the
+# standard library's pure-Python modules
+SHADOW_NAMES = ("pytest", "_pytest", "py", "pluggy", "iniconfig", "packaging", "exceptiongroup",
+                "tomli", "pygments", *sorted(n for n in sys.stdlib_module_names
+                                              if not n.startswith("_") or n == "__future__"))
+PYTEST = ("import os, sys, pytest\n"
+          "rc = pytest.main(['-p', 'no:cacheprovider', '-rA', '--tb=short', '-q'])\n"
+          "sys.stdout.flush(); sys.stderr.flush(); os._exit(int(rc))\n")
+# every process but the container's init, this shell and its parent (the exec's `timeout`)
+KILL_OTHERS = ("for p in /proc/[0-9]*; do p=${p#/proc/}; case $p in 1|$$|$PPID) ;; *) "
+               "kill -KILL $p 2>/dev/null;; esac; done; true")
+SHADOWS = "^(" + "|".join(re.escape(n) for n in SHADOW_NAMES) + r")(\.py|\.pyc|\.[^/]*so|/)?$"
 LOG_KEPT = 20_000  # characters of the test log kept in a sample's evidence
 
 
@@ -38,17 +54,70 @@ def eval_script(test_dirs: tuple[str, ...], has_model_patch: bool, has_test_patc
     if has_model_patch:
         lines.append(f"git apply --whitespace=nowarn /tmp/.model.patch || {{ echo '{APPLY_FAIL}'; "
                      "exit 0; }")
-    # the tests that judge the patch are the base commit's; a new conftest.py or pytest
-    # configuration from the patch could steer the runner, so it goes too
+    # the tests that judge the patch are the base commit's, and so is everything that steers
+    # pytest: tracked conftest.py and configuration files go back to the base commit, new ones
+    # go, and so do new top-level modules that would be imported instead of pytest, its
+    # plugins or the standard library (`python -m pytest` puts /testbed first on sys.path)
     lines += [f"git checkout -q HEAD -- {dirs}", f"git clean -fdq -- {dirs}",
-              "git ls-files --others --exclude-standard | grep -E '(^|/)(conftest\\.py|"
-              "pytest\\.ini|tox\\.ini)$' | xargs -r rm -f --"]
+              f"git ls-files -z | grep -zE '{RUNNER_FILES}' | xargs -0r git checkout -q HEAD --",
+              f"git ls-files -z --others | grep -zE '{RUNNER_FILES}' | xargs -0r rm -rf --",
+              f"git ls-files -z --others --directory | grep -zE '{SHADOWS}' | xargs -0r rm -rf --"]
     if has_test_patch:
         lines.append(f"git apply --whitespace=nowarn /tmp/.test.patch || {{ echo '{APPLY_FAIL}';"
                      " exit 0; }")
-    lines += [f"echo '{START}'", "python3 -m pytest -p no:cacheprovider -rA --tb=short -q",
-              f"echo '{EXIT_CODE}: '$?", f"echo '{END}'"]
+    # pytest's report is the verdict's input, so only pytest may write it: the code under
+    # test runs in the same process, so the run ends with os._exit right after pytest's
+    # summary (no atexit handler, finalizer or thread of the patch's prints after it), its
+    # output goes to a file, and every process the run left behind is killed before the file
+    # is read (a forked child could print fake PASSED lines later)
+    lines += ["python3 -c " + shlex.quote(PYTEST) + " > /tmp/.pytest.out 2>&1",
+              "code=$?", KILL_OTHERS, f"echo '{START}'", "cat /tmp/.pytest.out",
+              f"echo '{EXIT_CODE}: '$code", f"echo '{END}'"]
     return "\n".join(lines) + "\n"
+
+
+# what a fix of a project's source has no need of and a patch that forges its verdict does:
+# the test runner, the interpreter's import and exit machinery, the process' output
+# descriptors, other processes, frames and the garbage collector's view of live objects
+REACH = re.compile(
+    r"\b(_?pytest|pluggy|conftest|sys\.modules|sys\.meta_path|sys\.path_hooks|"
+    r"__builtins__|builtins|atexit|os\._exit|sys\.settrace|sys\.setprofile|sys\._getframe|"
+    r"inspect\.stack|gc\.get_objects|gc\.get_referrers|sys\.(?:__)?std(?:out|err)|"
+    r"os\.write|os\.dup2?|os\.fork|os\.system|os\.spawn\w*|os\.exec\w*|subprocess|"
+    r"multiprocessing|ctypes|PASSED|FAILED)\b|/proc/|/dev/(?:tty|stdout|stderr|fd)")
+
+
+def runner_reach(patch: str, test_dirs: tuple[str, ...],
+                 own: frozenset[str] = frozenset()) -> list[str]:
+    """The lines a patch adds outside the test folders that reach for the test runner or
+    the interpreter around the code (REACH): benchdock's guard against a patch that forges
+    its own verdict from inside the process pytest runs it in (restoring files and ending
+    the run with os._exit cannot stop that). Words the project's own sources already use
+    (`own`, e.g. tabulate's CLI writes to sys.stdout) do not count, so a fix may restore
+    them. A heuristic; kept per instance in the evidence."""
+    found: list[str] = []
+    path = ""
+    for line in patch.splitlines():
+        if line.startswith("+++ "):
+            path = line[4:].removeprefix("b/").strip()
+        elif line.startswith("+") and not any(path.startswith(d.rstrip("/") + "/")
+                                              for d in test_dirs) and \
+                any(m.group(0) not in own for m in REACH.finditer(line)):
+            found.append(f"{path}: {line[1:].strip()[:200]}")
+    return found
+
+
+def own_words(sdist: Path, top: str, sources: tuple[str, ...]) -> frozenset[str]:
+    """The REACH words the project's bug-injectable sources (in its sdist) already use."""
+    import tarfile
+
+    words: set[str] = set()
+    with tarfile.open(sdist) as tar:
+        for rel in sources:
+            f = tar.extractfile(f"{top}/{rel}")
+            if f is not None:
+                words |= {m.group(0) for m in REACH.finditer(f.read().decode("utf-8", "replace"))}
+    return frozenset(words)
 
 
 def run_tests(box: InstanceContainer, test_dirs: tuple[str, ...], model_patch: str | None,

@@ -6,9 +6,9 @@ configuration (`swebench_backticks.yaml`, text-based actions, by default: any Op
 compatible server runs it; `swebench.yaml`, tool calls, with protocol=toolcall), the model
 reached only through benchdock's recording proxy, the commands run in a network-less
 container of the instance's image. The patch it submits is graded by swebench 5.0.2's own
-report on a test log benchdock produces in a fresh container. Three dimensions: multi-step
+report on a test log benchdock produces in a fresh container. Four dimensions: multi-step
 planning and editing (resolved), repository understanding (the patch touched the files the
-gold patch touches).
+gold patch touches), debugging (resolved among instances whose first pytest run failed).
 """
 
 from __future__ import annotations
@@ -45,7 +45,13 @@ from benchdock.harnesses.swe.environment import (
     ensure_env,
     load_env,
 )
-from benchdock.harnesses.swe.project import PROJECTS, Project, ensure_image, swe_image
+from benchdock.harnesses.swe.project import (
+    DEFAULT_PROJECT,
+    PROJECTS,
+    Project,
+    ensure_image,
+    swe_image,
+)
 from benchdock.store.models import Sample
 
 
@@ -71,6 +77,14 @@ def _touched_gold(sample: Sample) -> float | None:
     return float(bool(extra["touched_gold_files"]))
 
 
+def _debugged(sample: Sample) -> float | None:
+    """Resolved, counted only where the trajectory's first pytest run failed (debugging.py)."""
+    first = (sample.extra or {}).get("first_test_run") or {}
+    if sample.verdict is None or not first.get("failed"):
+        return None
+    return verdict_pass(sample)
+
+
 MAP = (
     DimensionMetric("planning", "resolved", "share of instances whose submitted patch makes "
                     "every FAIL_TO_PASS test pass and breaks no PASS_TO_PASS test, after an "
@@ -80,6 +94,10 @@ MAP = (
     DimensionMetric("repo_understanding", "touched the gold files", "share of instances whose "
                     "submitted patch changes a file the gold patch changes (file-level "
                     "localization)", outcome=_touched_gold),
+    DimensionMetric("debugging", "resolved after a failing test run", "share resolved among "
+                    "instances whose first pytest run in the agent's trajectory failed (its exit "
+                    "status or pytest's failure lines); instances where the agent never ran "
+                    "pytest, or saw it pass first, are not counted", outcome=_debugged),
 )
 
 
@@ -96,16 +114,29 @@ class SweLocal(HarnessBenchmark):
     details_key: ClassVar[str | None] = "swe"
     run_defaults: ClassVar[dict[str, Any]] = {"max_tokens": 2048}
 
-    def __init__(self, project: Project = PROJECTS["toolz"]) -> None:
-        self.project = project
+    def __init__(self, project: Project | None = None) -> None:
+        self._project = project
         self.dimensions = tuple(dict.fromkeys(m.dimension for m in MAP))
         self.description = (
-            f"{NAME} from {project.name} {project.version} ({project.license}): bugs injected "
+            f"{NAME} from a real project (toolz 1.2.0, BSD-3; BENCHDOCK_SWE_LOCAL_PROJECT "
+            f"chooses another of {', '.join(PROJECTS)}): bugs injected "
             "by SWE-smith's procedural modifiers, kept when tests catch them; mini-swe-agent "
             "fixes each in a network-less container with only bash, through benchdock's proxy; "
             "swebench's own report grades the patch on FAIL_TO_PASS and PASS_TO_PASS tests.")
         self.cost = ("per instance up to step_limit model calls (often 10-60), each with the "
                      "whole conversation (2-30k prompt tokens), plus two containers and a test run")
+
+    @property
+    def project(self) -> Project:
+        """The project of the set: toolz unless BENCHDOCK_SWE_LOCAL_PROJECT names another
+        (its instances are built by `benchdock setup swe-local` with the same variable)."""
+        if self._project is not None:
+            return self._project
+        name = self.settings.var("BENCHDOCK_SWE_LOCAL_PROJECT") or DEFAULT_PROJECT
+        if name not in PROJECTS:
+            raise DatasetUnavailable(f"BENCHDOCK_SWE_LOCAL_PROJECT={name!r} is not one of "
+                                     f"swe-local's projects: {', '.join(PROJECTS)}")
+        return PROJECTS[name]
 
     @property
     def count(self) -> int:
@@ -200,16 +231,18 @@ class SweLocal(HarnessBenchmark):
         rate = details.get("resolved_rate")
         lo, hi = details.get("ci95") or [0.0, 0.0]
         loc = details.get("touched_gold_files")
+        dbg = details.get("debugging") or {}
         statuses = ", ".join(f"{k} {v}" for k, v in sorted((details.get("exit_statuses")
                                                               or {}).items()))
         return [Table(
             title=f"swe-local ({NAME}), mini-swe-agent config {details.get('config')}",
             headers=["resolved [95% CI]", "touched gold files", "patch applied", "exit statuses",
-                     "mean steps", "tokens", "n"],
+                     "mean steps", "tokens", "resolved after a failing test run", "n"],
             rows=[["-" if rate is None else f"{rate:.3f} [{lo:.2f}, {hi:.2f}]",
                    "-" if loc is None else f"{loc:.0%}", str(details.get("patch_applied")),
                    statuses or "-", "-" if details.get("mean_steps") is None else
                    f"{details['mean_steps']:.1f}", str(details.get("tokens")),
+                   f"{dbg.get('resolved', 0)}/{dbg.get('n', 0)}" if dbg else "-",
                    str(details.get("n"))]],
             note=("grading: swebench's get_eval_report; benchdock's own reading disagreed on "
                   f"{details.get('grading_disagreements', 0)} instance(s)"))]

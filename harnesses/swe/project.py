@@ -25,6 +25,7 @@ log = logging.getLogger("benchdock.swe")
 
 IMAGE = "benchdock-swe-python:1"  # bump the tag when the Dockerfile changes
 DEFAULT_BASE = "benchdock-base:bookworm"
+DEFAULT_PROJECT = "toolz"  # CI's: the smallest suite with the quickest construction
 
 
 class Project(BaseModel):
@@ -50,6 +51,11 @@ PROJECTS: dict[str, Project] = {
         sources=("toolz/itertoolz.py", "toolz/functoolz.py", "toolz/dicttoolz.py",
                  "toolz/recipes.py", "toolz/utils.py"),
         test_dirs=("toolz/tests", "toolz/sandbox/tests")),
+    # built on request (BENCHDOCK_SWE_LOCAL_PROJECT=tabulate benchdock setup swe-local), not in CI
+    "tabulate": Project(
+        name="tabulate", version="0.10.0", license="MIT", repo="astanin/python-tabulate",
+        sha256="e2cfde8f79420f6deeffdeda9aaec3b6bc5abce947655d17ac662b126e48a60d",
+        sources=("tabulate/__init__.py",), test_dirs=("test",)),
 }
 
 

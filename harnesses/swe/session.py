@@ -32,6 +32,7 @@ from benchdock.harnesses.metrics import wilson
 from benchdock.harnesses.sandbox.base import SandboxError
 from benchdock.harnesses.swe import container, grading
 from benchdock.harnesses.swe.construct import Instance
+from benchdock.harnesses.swe.debugging import first_test_run
 from benchdock.harnesses.swe.project import Project, fetch_sdist, swe_image
 from benchdock.store.models import Sample
 
@@ -67,6 +68,8 @@ class SweSession(HarnessSession):
                                "`benchdock setup swe-local`.")
         self.sdist = fetch_sdist(ctx.settings, project)
         self.isolation = container.isolation_text(self.image)
+        self.own_words = grading.own_words(self.sdist, f"{project.name}-{project.version}",
+                                           project.sources)
         self._procs: set[subprocess.Popen[bytes]] = set()
         self._boxes: set[container.InstanceContainer] = set()
         self._lock = threading.Lock()
@@ -179,7 +182,8 @@ class SweSession(HarnessSession):
                "PASS_TO_PASS": inst.PASS_TO_PASS, "model_patch": patch, "log": test_log}
         official = grading.swebench(self.env.python, [job])[0]
         own = grading.own_report(test_log, inst.FAIL_TO_PASS, inst.PASS_TO_PASS, patch)
-        return {"official": official, "own": own, "log": test_log, "test_s": round(test_s, 3)}
+        return {"official": official, "own": own, "log": test_log, "test_s": round(test_s, 3),
+                "reach": grading.runner_reach(patch, self.project.test_dirs, self.own_words)}
 
     def _solve_blocking(self, inst: Instance, tag: str) -> SampleOutcome:
         t0 = time.monotonic()
@@ -220,6 +224,7 @@ def outcome(inst: Instance, agent: dict[str, Any], graded: dict[str, Any], wall_
     prompt = sum(int(s.get("prompt_tokens") or 0) for s in asked)
     completion_t = sum(int(s.get("completion_tokens") or 0) for s in asked)
     tests = official.get("tests_status") or {}
+    reach: list[str] = list(graded.get("reach") or [])
     touched = touched_files(patch)
     gold = inst.gold_files()
     extra = {
@@ -239,8 +244,16 @@ def outcome(inst: Instance, agent: dict[str, Any], graded: dict[str, Any], wall_
         "touched_gold_files": bool(set(touched) & set(gold)),
         "grading_agrees": own.get("resolved") == official.get("resolved"),
         "test_log": graded["log"][-LOG_KEPT:], "test_s": graded.get("test_s"),
+        "first_test_run": first_test_run(steps), "runner_reach": reach[:20],
         "trajectory": steps,
     }
+    if official.get("resolved") and reach:
+        extra.update(resolved=False, resolved_by_report=True)
+        return SampleOutcome(completion=patch, code=patch, verdict="fail", extra=extra,
+                             detail=(f"not resolved: the tests pass, but the patch reaches for "
+                                     f"the test runner or the interpreter around the code "
+                                     f"({len(reach)} line(s), e.g. {reach[0]!r}); benchdock does "
+                                     "not count a verdict the patch could have forged"))
     if official.get("resolved"):
         return SampleOutcome(completion=patch, code=patch, verdict="pass", extra=extra,
                              detail=(f"resolved (swebench's report): all "
@@ -283,7 +296,16 @@ def summary(samples: list[Sample], protocol: str) -> dict[str, Any]:
         "tokens": sum(int(e.get("prompt_tokens") or 0) + int(e.get("completion_tokens") or 0)
                       for e in graded),
         "grading_disagreements": sum(1 for e in graded if e.get("grading_agrees") is False),
+        "runner_reach": sum(1 for e in graded if e.get("runner_reach")),
+        "debugging": _debugging(done),
     }
+
+
+def _debugging(done: list[Sample]) -> dict[str, Any]:
+    """Resolved among instances whose first pytest run in the trajectory failed."""
+    seen = [s for s in done if ((s.extra or {}).get("first_test_run") or {}).get("failed")]
+    return {"n": len(seen), "resolved": sum(1 for s in seen if s.verdict == "pass"),
+            "ran_tests": sum(1 for s in done if (s.extra or {}).get("first_test_run"))}
 
 
 def _docker_image(image: str) -> tuple[bool, str]:
