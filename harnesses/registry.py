@@ -38,6 +38,7 @@ def builtin() -> dict[str, Factory]:
     from benchdock.harnesses.repoqa.harness import repoqa_benchmarks
     from benchdock.harnesses.testgen.benchmark import TestgenHumanEvalPlus
     from benchdock.harnesses.swe.harness import swe_benchmarks
+    from benchdock.harnesses.swe.online_harness import online_benchmarks
 
     return {
         "humaneval": HumanEval,
@@ -49,6 +50,7 @@ def builtin() -> dict[str, Factory]:
         **repoqa_benchmarks(),
         "testgen-humaneval-plus": TestgenHumanEvalPlus,
         **swe_benchmarks(),
+        **online_benchmarks(),
     }
 
 
