@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -91,7 +92,8 @@ class SweBench(HarnessBenchmark):
 
     # --- data ------------------------------------------------------------------------------
 
-    def _python(self) -> Any:
+    def _python(self) -> Path | None:
+        """The swe venv's interpreter (it reads parquet copies), if it is installed."""
         try:
             return load_env(self.settings.envs_dir).python
         except EnvironmentMissing:

@@ -94,7 +94,8 @@ class OnlineSession(SweSession):
     def __init__(self, env: ManagedEnv, ctx: SessionContext,
                  instances: dict[str, OnlineInstance], pull: bool = True) -> None:
         # not SweSession.__init__: it builds the local project's image and sdist
-        self.env, self.ctx, self.instances = env, ctx, dict(instances)
+        self.env, self.ctx = env, ctx
+        self.instances = {k: v for k, v in instances.items()}
         self.project = PROJECTS["toolz"]  # unused online: no sdist, no test_dirs
         opts = ctx.run.params.get("options") or {}
         self.protocol = str(opts.get("protocol") or "text")
@@ -140,21 +141,29 @@ class OnlineSession(SweSession):
         box = self._box(inst, "swe-grade")
         try:
             t0 = time.monotonic()
-            log = ""
+            applied, log = "", ""
+            code = 0  # as swebench: an empty patch is applied as nothing
             if patch.strip():
                 box.put(PATCH_PATH, patch.encode())
-                code, log = box.exec(apply_script(), 300)
-            else:
-                code = 0  # as swebench: an empty patch is applied as nothing
-            if code == 0:
+                code, applied = box.exec(apply_script(), 300)
+            apply_failed = code != 0
+            if not apply_failed:
                 box.put("/tmp/eval.sh", script.encode())
-                code, out = box.exec("bash /tmp/eval.sh", EVAL_TIMEOUT_S)
-                log += out + ("\n>>>>> Tests Timed Out\n" if code == 137 else "")
+                # one stream, in order, as swebench's exec_run reads it (the markers are
+                # bash's xtrace on stderr, the tests' output on stdout)
+                code, log = box.exec("bash /tmp/eval.sh 2>&1", EVAL_TIMEOUT_S)
+                log += "\n>>>>> Tests Timed Out\n" if code == 137 else ""
+            else:
+                log = applied  # ends with swebench's ">>>>> Patch Apply Failed"
             test_s = time.monotonic() - t0
         finally:
             box.remove()
             self._untrack(box)
-        return grade_log(self.env, online, patch, log, round(test_s, 3))
+        # graded on the test output alone, as swebench's test_output.txt; the evidence keeps
+        # the patch application's messages before it
+        graded = grade_log(self.env, online, patch, log, round(test_s, 3))
+        graded["log"] = log if apply_failed else applied + log
+        return graded
 
     def _eval_script(self, inst: OnlineInstance) -> str:
         return str(grading.swebench(self.env.python, [{"op": "eval_script",
@@ -207,7 +216,9 @@ def online_outcome(inst: OnlineInstance, agent: dict[str, Any], graded: dict[str
                    wall_time_s: int) -> SampleOutcome:
     """swe-local's verdict and evidence, plus the parser and the image."""
     done = outcome(inst, agent, graded, wall_s, protocol, step_limit, wall_time_s)
-    done.extra.update(image=inst.image, grading_parser=graded.get("parser"))
+    done.extra.update(image=inst.image, grading_parser=graded.get("parser"),
+                      # swebench's advisory: no test output, likely the environment's fault
+                      infra_failure=graded["official"].get("infra_failure_reason"))
     if not graded.get("own_checked"):
         done.extra["grading_agrees"] = None  # no own reading of this parser's format
     return done
