@@ -210,6 +210,32 @@ def test_dry_run_of_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         dry_run(db, ["m"], "swe-nope")
 
 
+def test_a_planned_run_says_what_it_pulls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """plan_evaluation on a catalogue holding only swe-mini (ready: the venv and the fixture
+    as its data): the planned run carries the footprint, and its estimate the download."""
+    from benchdock.harnesses.choice import catalogue as cat
+    from benchdock.harnesses.choice import estimates
+    from benchdock.harnesses.choice import plan as plan_mod
+
+    swe_env()
+    settings = settings_with(tmp_path, BENCHDOCK_SWE_MINI_PATH=str(FIXTURE),
+                             BENCHDOCK_DOWNLOAD_MBIT_S="1")
+    bench = SweBench(VARIANTS["mini"]).bind(settings)
+    assert bench.readiness() is None, bench.readiness()
+    only = {"swe-mini": bench}
+    for mod in (cat, plan_mod, estimates):
+        monkeypatch.setattr(mod, "catalogue", lambda: only)
+    got = plan_mod.plan(make_engine(settings.database_url), ["model-a", "model-b"], 10**6,
+                        {"planning": 1.0}, known_models=["model-a", "model-b"])
+    first, second = got.runs
+    assert first.benchmark == second.benchmark == "swe-mini"
+    assert first.footprint is not None and first.footprint.items == 3  # the fixture's images
+    assert "min to download 3 images" in first.estimate_basis
+    assert "download" not in second.estimate_basis  # once per machine, not per model
+    assert first.estimate_minutes == pytest.approx(
+        second.estimate_minutes + first.footprint.download_minutes, abs=0.2)
+
+
 # --- grading dispatch -----------------------------------------------------------------------
 
 DJANGO_LOG = """+ : '>>>>> Start Test Output'
