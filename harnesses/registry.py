@@ -36,9 +36,9 @@ def builtin() -> dict[str, Factory]:
     from benchdock.harnesses.humaneval import HumanEval
     from benchdock.harnesses.ifeval.harness import IfEval
     from benchdock.harnesses.repoqa.harness import repoqa_benchmarks
-    from benchdock.harnesses.testgen.benchmark import TestgenHumanEvalPlus
     from benchdock.harnesses.swe.harness import swe_benchmarks
     from benchdock.harnesses.swe.online_harness import online_benchmarks
+    from benchdock.harnesses.testgen.benchmark import TestgenHumanEvalPlus
 
     return {
         "humaneval": HumanEval,
