@@ -78,7 +78,7 @@ def run(settings: Settings, task_ids: list[str], answer: Any, run_id: str) -> tu
     db = make_engine(settings.database_url)
     bench = get_benchmark("swe-mini", settings)
     r = Run(id=run_id, benchmark="swe-mini", benchmark_version=bench.version,
-            dataset_hash=bench.dataset_hash(), model="fake",
+            dataset_hash=bench.dataset_hash(), model=f"fake-{run_id}",  # no shared cache
             endpoint_url=str(settings.endpoints[0].url), task_ids=task_ids,
             total=len(task_ids), status="running", concurrency=1,
             params={"temperature": 0.0, "top_p": 1.0, "max_tokens": 512,
