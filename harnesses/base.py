@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from benchdock.harnesses.pipeline import Pipeline
 
 __all__ = ["DIMENSIONS", "Benchmark", "BenchmarkBase", "BenchmarkBrief", "BenchmarkInfo",
-           "DatasetUnavailable", "NoOptions", "Requirement", "Table", "Task", "Verdict"]
+           "DatasetUnavailable", "Footprint", "NoOptions", "Requirement", "Table", "Task", "Verdict"]
 
 VerdictName = Literal["pass", "fail", "error", "timeout"]
 DEFAULT_MAX_TOKENS = 768  # EvalPlus's chat codegen; a benchmark may declare its own
@@ -79,6 +79,22 @@ class ImageSpec(BaseModel):
     expected: tuple[str, ...] = Field(default=(), description=(
         "Toolchains the built image must record as installed, or the build fails"))
     what: str = ""
+
+
+class Footprint(BaseModel):
+    """What a run must download and keep on this machine before its tasks can run (e.g.
+    SWE-bench's per-instance images), so that a plan can say it before anything is pulled."""
+
+    what: str = Field(description="What would be downloaded, e.g. which images")
+    items: int = Field(description="How many are needed for the run")
+    present: int = Field(default=0, description="How many of them are already here")
+    download_gb: float = Field(description="Estimated transfer for the missing ones, GB")
+    disk_gb: float = Field(description="Estimated disk the run needs (images and work), GB")
+    download_minutes: float = Field(description=(
+        "Estimated time to download them, once per machine (not per model)"))
+    basis: str = Field(description="Where the figures come from (published or measured)")
+    examples: list[str] = Field(default_factory=list, description=(
+        "A few of the items, e.g. image names"))
 
 
 class SetupStep(BaseModel):
@@ -140,6 +156,8 @@ class BenchmarkInfo(BaseModel):
         "Benchmarks of one family share tasks (bfcl and bfcl-simple): per task, the newest "
         "run of the family counts"))
     parts: list[str] = Field(description="Its parts (`limit` applies per part on suites)")
+    footprint: Footprint | None = Field(default=None, description=(
+        "What a full run downloads and keeps on disk first (images), when that matters"))
 
 
 class DatasetUnavailable(RuntimeError):
@@ -199,6 +217,11 @@ class BenchmarkBase(ABC):
     def setups(self) -> list[SetupStep]:
         """What `benchdock setup NAME` installs for it."""
         return []
+
+    def footprint(self, tasks: int | None = None) -> Footprint | None:
+        """What a run of its first `tasks` tasks (all by default) downloads before it can
+        run, when that is worth planning for (GBs, not a dataset file); None otherwise."""
+        return None
 
     # --- what it is -------------------------------------------------------------------------
 
@@ -286,6 +309,7 @@ class BenchmarkBase(ABC):
             options=self.Options.model_json_schema(), main_option=self.main_option,
             run_defaults=dict(self.run_defaults), family=self.family, parts=list(self.parts),
             dimension_map=[m.row() for m in self.dimension_metrics()],
+            footprint=self.footprint(),
         )
 
 

@@ -37,6 +37,7 @@ def builtin() -> dict[str, Factory]:
     from benchdock.harnesses.ifeval.harness import IfEval
     from benchdock.harnesses.repoqa.harness import repoqa_benchmarks
     from benchdock.harnesses.swe.harness import swe_benchmarks
+    from benchdock.harnesses.swe.online_harness import online_benchmarks
     from benchdock.harnesses.testgen.benchmark import TestgenHumanEvalPlus
 
     return {
@@ -49,6 +50,7 @@ def builtin() -> dict[str, Factory]:
         **repoqa_benchmarks(),
         "testgen-humaneval-plus": TestgenHumanEvalPlus,
         **swe_benchmarks(),
+        **online_benchmarks(),
     }
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from benchdock.harnesses import service
 from benchdock.harnesses.choice.adaptive_swap import model_switch_s
 from benchdock.harnesses.choice.compare import compare
-from benchdock.harnesses.choice.plan import plan
+from benchdock.harnesses.choice.plan import dry_run, plan
 from benchdock.harnesses.choice.profiles import DEFAULT_PROFILE, PROFILES
 from benchdock.harnesses.choice.recommend import recommend
 from benchdock.harnesses.choice.views import Constraints
@@ -95,7 +95,34 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dry_run(args: argparse.Namespace) -> int:
+    """`benchdock plan MODEL... --dry-run BENCH`: what that run would pull and take."""
+    settings = Settings.from_env()
+    d = dry_run(service.Core(settings).db, args.models, args.dry_run, args.limit)
+    if args.json:
+        print(d.model_dump_json(indent=1))
+        return 0
+    print(f"dry run: {d.benchmark}, {d.tasks} tasks" + ("" if d.ready else
+                                                         f" (cannot run here now: {d.why_not})"))
+    fp = d.footprint
+    if fp is not None:
+        print(f"would pull: {fp.items - fp.present} of {fp.items} {fp.what} "
+              f"({fp.present} already here), ~{fp.download_gb:.0f} GB, "
+              f"~{fp.download_minutes:.0f} min")
+        print(f"disk needed: ~{fp.disk_gb:.0f} GB; e.g. {', '.join(fp.examples)}")
+        print(f"sizes: {fp.basis}")
+    for m in d.per_model:
+        print(f"{m.model}: ~{m.estimate_minutes / 60:.1f} h ({m.estimate_basis})")
+    print(f"total: ~{d.total_hours:.1f} h (models one after another, plus the download)")
+    return 0
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return cmd_dry_run(args)
+    if args.budget is None:
+        print("--budget is required (or --dry-run BENCHMARK)", file=sys.stderr)
+        return 2
     settings = Settings.from_env()
     known: list[str] = []
     swapping: set[str] = set()
@@ -156,7 +183,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     s.set_defaults(fn=cmd_recommend)
     s = sub.add_parser("plan", help="the runs to queue for some models within a time budget")
     s.add_argument("models", nargs="+")
-    s.add_argument("--budget", type=float, required=True, help="minutes")
+    s.add_argument("--budget", type=float, default=None, help="minutes")
+    s.add_argument("--dry-run", metavar="BENCHMARK", default=None, help=(
+        "instead of a plan: what a run of BENCHMARK would download, need on disk and take"))
+    s.add_argument("--limit", type=int, default=None, help="with --dry-run: the first N tasks")
     _add_priorities(s)
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_plan)

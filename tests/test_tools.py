@@ -50,7 +50,11 @@ async def test_list_benchmarks(server) -> None:  # type: ignore[no-untyped-def]
         # one line per family; its parts runnable on their own are its variants
         assert {"humaneval", "humaneval-plus", "mbpp-plus", "bfcl", "aider-polyglot"} <= set(ids)
         assert {i for i in ids if not i.startswith(("bfcl", "aider-polyglot", "repoqa"))} == {
-            "humaneval", "humaneval-plus", "mbpp-plus", "ifeval", "testgen-humaneval-plus"}
+            "humaneval", "humaneval-plus", "mbpp-plus", "ifeval", "testgen-humaneval-plus",
+            "swe-local", "swe-verified"}
+        # the published SWE-bench sets share instance ids: one family, Lite and mini its variants
+        assert {v for v, fam in variants.items() if fam == "swe-verified"} == {"swe-lite",
+                                                                             "swe-mini"}
         assert ids["repoqa-4k"]["dimensions"] == ["repo_understanding", "long_context"]
         assert {v for v in variants if v.startswith("repoqa")} == {
             f"repoqa-{d}{n}k" for d in ("", "local-") for n in (4, 8, 16, 32)} - {"repoqa-4k"}

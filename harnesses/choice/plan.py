@@ -17,11 +17,17 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.engine import Engine
 
-from benchdock.harnesses.choice.catalogue import run_options
+from benchdock.harnesses.choice.catalogue import catalogue, run_options
 from benchdock.harnesses.choice.compare import load
 from benchdock.harnesses.choice.estimates import Estimator
 from benchdock.harnesses.choice.profiles import resolve
-from benchdock.harnesses.choice.views import EvaluationPlan, PlannedRun, Uncovered
+from benchdock.harnesses.choice.views import (
+    DryRun,
+    EvaluationPlan,
+    ModelTime,
+    PlannedRun,
+    Uncovered,
+)
 from benchdock.harnesses.dimensions import DIMENSION_INFO
 from benchdock.harnesses.errors import BenchdockError
 from benchdock.store import evidence as ev
@@ -50,10 +56,12 @@ class Candidate:
     parts: int
     entries: tuple[Entry, ...]
     blocked: str | None
+    setup_min: float = 0.0  # downloads before the first task (images), once per machine
 
     @property
     def minutes(self) -> float:
-        return sum(e.per_task_min * self.tasks + e.switch_min for e in self.entries)
+        return sum(e.per_task_min * self.tasks + e.switch_min for e in self.entries) + \
+            (self.setup_min if self.entries else 0.0)
 
     def worth(self, need: Need) -> float:
         return sum(need.get((e.model, d), 0.0) for e in self.entries for d in e.dims)
@@ -69,7 +77,7 @@ class Candidate:
         if self.minutes <= minutes:
             return self
         per_task = sum(e.per_task_min for e in self.entries)
-        fixed = sum(e.switch_min for e in self.entries)
+        fixed = sum(e.switch_min for e in self.entries) + self.setup_min
         per_part = int(max(0.0, minutes - fixed) / max(per_task, 1e-9)) // self.parts
         if per_part < MIN_PER_PART:
             return None
@@ -119,16 +127,25 @@ def plan(db: Engine, models: Sequence[str], budget_minutes: float,
         if not live:
             break
         best = max(live, key=lambda c: c.worth(need) * c.tasks / c.full_tasks / max(c.minutes, 0.05))
-        for e in best.entries:
+        # a run that downloads first (SWE-bench's images) says what, and its first model's
+        # estimate carries the download, once
+        footprint = catalogue()[best.bench_id].footprint(best.tasks) if best.setup_min else None
+        candidates = [replace(c, setup_min=0.0) if c.bench_id == best.bench_id else c
+                      for c in candidates]
+        for n, e in enumerate(best.entries):
             dims = [d for d in e.dims if (e.model, d) in need]
             worth = sum(need[(e.model, d)] for d in dims)
+            pull = footprint.download_minutes if footprint and n == 0 else 0.0
             runs.append(PlannedRun(
                 order=len(runs) + 1, model=e.model, benchmark=best.bench_id, limit=best.limit,
-                tasks=best.tasks,
-                estimate_minutes=round(e.per_task_min * best.tasks + e.switch_min, 1),
+                tasks=best.tasks, footprint=footprint,
+                estimate_minutes=round(e.per_task_min * best.tasks + e.switch_min + pull, 1),
                 estimate_basis=e.basis + (
                     f" + {e.switch_min * 60:.0f} s to load the model (switch measured on this "
-                    "swapping endpoint)" if e.switch_min else ""), dimensions=dims,
+                    "swapping endpoint)" if e.switch_min else "") + (
+                    f" + {pull:.0f} min to download {footprint.items - footprint.present} "
+                    f"images (~{footprint.download_gb:.0f} GB)" if pull and footprint else ""),
+                dimensions=dims,
                 why=(f"measures {', '.join(dims)} ({worth:.0%} of the priority weight still "
                      f"open for {e.model})"
                      + (f"; limit cut to {best.limit} to fit the budget"
@@ -175,7 +192,34 @@ def _candidates(estimator: Estimator, need: Need,
                     per_task, basis = estimator.per_task_s(m, opt.bench)
                     entries.append(Entry(m, per_task / 60.0, basis, dims,
                                          switch_s.get(m, 0.0) / 60.0))
+            blocked = opt.bench.readiness()
+            fp = opt.bench.footprint(opt.tasks) if blocked is None else None
             out[opt.bench.id] = Candidate(
                 opt.bench.id, opt.limit, opt.tasks, opt.tasks,
-                len(opt.bench.parts) if opt.limit else 1, tuple(entries), opt.bench.readiness())
+                len(opt.bench.parts) if opt.limit else 1, tuple(entries), blocked,
+                fp.download_minutes if fp else 0.0)
     return list(out.values())
+
+
+def dry_run(db: Engine, models: Sequence[str], bench_id: str,
+            limit: int | None = None) -> DryRun:
+    """What a run of `bench_id` (its first `limit` tasks) would pull, need on disk and take
+    for each model, whether or not it can run here now: nothing is queued or pulled."""
+    bench = catalogue().get(bench_id)
+    if bench is None:
+        raise BenchdockError(f"unknown benchmark {bench_id!r}; valid choices: "
+                             f"{', '.join(catalogue())}")
+    if not models:
+        raise BenchdockError("name the models to estimate for (list_models shows them)")
+    tasks = min(limit, bench.nominal_tasks) if limit else bench.nominal_tasks
+    estimator = Estimator(ev.summaries(db))
+    fp = bench.footprint(tasks)
+    per_model = []
+    for m in dict.fromkeys(models):
+        est = estimator.estimate(m, bench, tasks)
+        per_model.append(ModelTime(model=m, estimate_minutes=round(est.minutes, 1),
+                                   estimate_basis=est.basis))
+    why = bench.readiness()
+    total = sum(p.estimate_minutes for p in per_model) + (fp.download_minutes if fp else 0.0)
+    return DryRun(benchmark=bench_id, tasks=tasks, limit=limit, ready=why is None, why_not=why,
+                  footprint=fp, per_model=per_model, total_hours=round(total / 60, 1))

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
+from benchdock.harnesses.base import Footprint
+
 
 class Compact(BaseModel):
     """Leaves out fields that are null: a comparison of many models is large, and an MCP
@@ -173,6 +175,29 @@ class PlannedRun(BaseModel):
     estimate_basis: str
     dimensions: list[str] = Field(description="Dimensions this run measures for the model")
     why: str
+    footprint: Footprint | None = Field(default=None, description=(
+        "What this run downloads first (e.g. SWE-bench's images: count, GB, disk); its "
+        "download time is in the estimate of the benchmark's first planned run"))
+
+
+class ModelTime(BaseModel):
+    model: str
+    estimate_minutes: float
+    estimate_basis: str
+
+
+class DryRun(BaseModel):
+    """What one benchmark run would pull, need on disk and take, before anything runs."""
+
+    benchmark: str
+    tasks: int
+    limit: int | None
+    ready: bool
+    why_not: str | None = None
+    footprint: Footprint | None = Field(description="Downloads and disk (None: nothing large)")
+    per_model: list[ModelTime] = Field(description="Time of the run per model, without the "
+                                       "download")
+    total_hours: float = Field(description="All models one after another, plus the download")
 
 
 class Uncovered(BaseModel):
