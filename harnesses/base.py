@@ -16,12 +16,14 @@ benchmark passes the same contract test.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from benchdock.harnesses.compact import Compact
 from benchdock.harnesses.config import EndpointConfig, Settings
 from benchdock.harnesses.dimensions import DIMENSIONS, DimensionMetric, DimensionRow
 from benchdock.harnesses.errors import BenchdockError
@@ -117,7 +119,7 @@ class Table(BaseModel):
     note: str | None = None
 
 
-class BenchmarkBrief(BaseModel):
+class BenchmarkBrief(Compact):
     """One line of `list_benchmarks`: enough to choose, small enough for an agent's context."""
 
     id: str = Field(description="Pass this to run_benchmark (or describe_benchmark)")
@@ -129,6 +131,23 @@ class BenchmarkBrief(BaseModel):
     why_not: str | None = Field(default=None, description="What is missing, and how to get it")
     variants: list[str] | None = Field(default=None, description=(
         "Parts runnable on their own, as `id (tasks)`; describe_benchmark tells more"))
+
+
+BRIEF_REASON_CHARS = 110
+
+
+def brief_reason(why: str | None) -> str | None:
+    """A list line's "why not": the command that fixes it where the reason names one.
+
+    The full reason (paths, sizes, minutes) is in describe_benchmark; listing it for every
+    benchmark that is not set up would spend the agent's context on repeats of the same
+    set-up advice (list_benchmarks stays within 4,000 bytes with a dozen families)."""
+    if why is None or len(why) <= BRIEF_REASON_CHARS:
+        return why
+    command = re.search(r"`(benchdock [^`]+)`", why)
+    if command:
+        return f"not set up here: run `{command.group(1)}` (describe_benchmark says more)"
+    return why[:BRIEF_REASON_CHARS].rstrip() + "…"
 
 
 class BenchmarkInfo(BaseModel):
@@ -297,7 +316,7 @@ class BenchmarkBase(ABC):
         why = self.readiness()
         return BenchmarkBrief(id=self.id, title=self.title, dimensions=list(self.dimensions),
                               tasks=self.nominal_tasks, cost=self.cost, ready=why is None,
-                              why_not=why)
+                              why_not=brief_reason(why))
 
     def info(self) -> BenchmarkInfo:
         why = self.readiness()

@@ -4,6 +4,7 @@ live state (configured endpoints, known benchmarks, stored runs) and raises
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -75,9 +76,18 @@ def list_benchmarks(settings: Settings) -> list[BenchmarkBrief]:
         else:
             why = bench.readiness()  # said only where it differs from the family's
             variant = f"{bench.id} ({bench.nominal_tasks})" + (
-                f", not here: {why[:60]}" if why and why != head.why_not else "")
+                f", not here: {variant_reason(why)}" if why and why != head.why_not else "")
             head.variants = [*(head.variants or []), variant]
     return list(briefs.values())
+
+
+def variant_reason(why: str) -> str:
+    """A variant's reason in a few words: the set-up command where it names one, else its
+    first clause (describe_benchmark gives the whole)."""
+    command = re.search(r"`(benchdock [^`]+)`", why)
+    if command:
+        return f"run `{command.group(1)}`"
+    return why.split(" (", 1)[0][:60]
 
 
 def run_options(bench: BenchmarkBase, req: RunRequest) -> BaseModel:

@@ -21,7 +21,10 @@ from tests.seed import aider_outcomes, passes, seed_run
 # characters of the tool's structured output (JSON), per call below
 BUDGETS = {
     "list_models": 1_000,
-    "list_benchmarks": 4_000,  # the issue's target for today's benchmarks (measured 2,830)
+    # issue 12: "<= 4,000 characters for today's benchmarks, and growing by at most a line per
+    # benchmark": 4,000 for its five families, plus a line (<= 450 characters) for each family
+    # listed since; measured 4,108 with ten families (ifeval, repoqa, testgen, swe-local, swe-bench)
+    "list_benchmarks": 4_000 + 450 * (10 - 5),
     "describe_benchmark": 4_000,  # 2,784
     "get_run": 800,  # 431
     "wait_for_run": 800,
@@ -80,15 +83,24 @@ async def test_every_tool_output_stays_within_its_budget(server: Any) -> None:
     }
     assert set(calls) == set(BUDGETS)
     sizes: dict[str, int] = {}
+    listed: dict[str, Any] = {}
     async with Client(srv) as c:
         for label, (tool, args) in calls.items():
             res = await c.call_tool(tool, args, raise_on_error=False)
             assert not res.is_error, (label, res.content)
             sizes[label] = len(json.dumps(res.structured_content))
+            if label == "list_benchmarks":
+                listed = res.structured_content
         names = {t.name for t in await c.list_tools()}
     print("tool output sizes:", sizes)
     over = {k: (v, BUDGETS[k]) for k, v in sizes.items() if v > BUDGETS[k]}
     assert not over, f"over budget (size, budget): {over}"
+    families = listed["benchmarks"]
+    assert len(families) == 10, "a new family: raise list_benchmarks' budget by a line, on purpose"
+    lines = {b["id"]: len(json.dumps({k: v for k, v in b.items() if k != "variants"}))
+             for b in families}  # a family's parts are listed beside it, a few words each
+    long = {k: n for k, n in lines.items() if n > 450}
+    assert not long, f"list lines over 450 characters (without their variants): {long}"
     # every tool with structured output is measured (get_chart answers with an image;
     # decide needs a live endpoint: tests/test_adaptive_swap.py measures its output)
     assert names - {c[0] for c in calls.values()} == {"run_benchmark", "resume_run", "get_chart",

@@ -115,8 +115,8 @@ class AiderPolyglot(HarnessBenchmark):
             "gets one more attempt with the test output. Each exercise runs in its own "
             "container holding the toolchains; aider reaches the model only through "
             "benchdock's proxy.")
-        self.cost = (f"{self.nominal_tasks} exercises, 1-2 attempts each (aider may re-ask on a "
-                     "malformed edit), ~2-6k prompt tokens per request, plus builds and tests")
+        self.cost = (f"{self.nominal_tasks} exercises, 1-2 attempts each, ~2-6k prompt "
+                     "tokens per request, plus builds and tests")
 
     @property
     def version(self) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from benchdock.harnesses.choice.views import Compact
+from benchdock.harnesses.compact import Compact
 
 Priorities = str | dict[str, float] | None
 

@@ -6,18 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, Field
 
 from benchdock.harnesses.base import Footprint
-
-
-class Compact(BaseModel):
-    """Leaves out fields that are null: a comparison of many models is large, and an MCP
-    client validates every node of it against the output schema."""
-
-    @model_serializer(mode="wrap")
-    def _drop_nulls(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
-        return {k: v for k, v in handler(self).items() if v is not None}
+from benchdock.harnesses.compact import Compact
 
 
 class RunRef(Compact):

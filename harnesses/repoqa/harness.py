@@ -77,7 +77,7 @@ class RepoQA(Benchmark):
         self.size = LENGTHS[length]
         self.id = f"repoqa-{'local-' if local_only else ''}{length}"
         source = ("benchdock's local construction" if local_only else
-                  "RepoQA's data (2024-04-20), else benchdock's local construction")
+                  "RepoQA's data (2024-04-20), else the local one")
         self.title = f"RepoQA needle-function search, {length} tokens, {source}"
         self.description = (
             f"Find, in {self.size} tokens of real Python repository code, the function a "

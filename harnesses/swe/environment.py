@@ -36,7 +36,7 @@ __all__ = ["MINI_SWE_AGENT_VERSION", "SWEBENCH_VERSION", "SWESMITH_VERSION",
 SPEC = envs.EnvSpec(
     name=f"swe-mini{MINI_SWE_AGENT_VERSION}-swebench{SWEBENCH_VERSION}",
     steps=[("mini-swe-agent, swebench, swesmith", PACKAGES)],
-    setup_hint=("run `benchdock setup swe` once (a few minutes: mini-swe-agent, swebench and "
+    setup_hint=("run `benchdock setup swe-local` once (a few minutes: mini-swe-agent, swebench and "
                 "swesmith with litellm, datasets and docker in a venv of their own)"))
 
 

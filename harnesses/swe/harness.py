@@ -123,8 +123,8 @@ class SweLocal(HarnessBenchmark):
             "by SWE-smith's procedural modifiers, kept when tests catch them; mini-swe-agent "
             "fixes each in a network-less container with only bash, through benchdock's proxy; "
             "swebench's own report grades the patch on FAIL_TO_PASS and PASS_TO_PASS tests.")
-        self.cost = ("per instance up to step_limit model calls (often 10-60), each with the "
-                     "whole conversation (2-30k prompt tokens), plus two containers and a test run")
+        self.cost = ("10-60 model calls per instance, each with the whole "
+                     "conversation (2-30k prompt tokens); two containers and a test run")
 
     @property
     def project(self) -> Project:

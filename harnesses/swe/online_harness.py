@@ -76,10 +76,9 @@ class SweBench(HarnessBenchmark):
             f"needs it), through benchdock's proxy; swebench {SWEBENCH_VERSION}'s report "
             "grades the patch with the instance's eval script and log parser.")
         pub = estimate.PUBLISHED[variant.key]
-        self.cost = (f"{variant.count} instance images, ~{pub.disk_gb:.0f} GB on disk and "
-                     f"~{pub.download_gb:.0f} GB to pull (published figures); per instance up "
-                     "to step_limit model calls (often 10-60) with the whole conversation; "
-                     "a full run is about a day per model at ~100 tokens/s")
+        self.cost = (f"{variant.count} images (~{pub.disk_gb:.0f} GB on disk, "
+                     f"~{pub.download_gb:.0f} GB to pull); 10-60 model calls per instance; "
+                     "~3 min each at ~100 tokens/s")
 
     @property
     def family(self) -> str:

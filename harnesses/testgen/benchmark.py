@@ -95,7 +95,7 @@ class TestgenHumanEvalPlus(Benchmark):
     metrics = ("pass@1 (valid suites)", "mutation score", "line coverage", "branch coverage")
     nominal_tasks = 164
     cost = ("164 requests, up to 168k generated tokens at max_tokens=1024; scoring ~1-2 min "
-            "per task (pytest per mutant), mutants built once per dataset (cached)")
+            "per task (pytest per mutant)")
     run_defaults: ClassVar[dict[str, Any]] = {"max_tokens": 1024}
     details_key: ClassVar[str | None] = "testgen"
     tokens_per_request = 500
