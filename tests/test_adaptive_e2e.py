@@ -21,6 +21,7 @@ from benchdock.harnesses.demo import DEMO_ALIAS, GEMMA_ALIAS
 from benchdock.store import queries as q
 from benchdock.store.db import make_engine
 from tests.conftest import _required, make_settings
+from tests.test_adaptive_swap import final_run
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def test_decide_between_smollm2_and_gemma(tmp_path: Path, endpoint_url: str, gem
     assert spend.batch == 4 and spend.switch_s is None  # llama-cpp-python does not swap
     assert 0 < d.minutes <= d.full_minutes + 1e-6
     assert any("generation: smollm2-135m-gemma3-270m in [" in m for m in messages)
-    runs = [q.get_run(db, r) for r in spend.runs]
+    runs = [final_run(settings, db, r) for r in spend.runs]
     # a decision mid-batch cancels the rest of the last batch
     assert all(r is not None and (r.status == "succeeded" or (
         r.status == "cancelled" and r.id in spend.runs[-2:]
