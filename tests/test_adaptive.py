@@ -52,12 +52,14 @@ def test_fractional_outcomes_and_bounds() -> None:
         cs.update([0.0] * 8)  # more than the population
 
 
+@pytest.mark.parametrize("mid_batch", [False, True])
 @pytest.mark.parametrize(("p_a", "p_b", "margin"), [
     (0.5, 0.5, 0.05), (0.5, 0.5, 0.2), (0.55, 0.5, 0.1), (0.8, 0.5, 0.05)])
-def test_error_rate_within_nominal_over_replays(p_a: float, p_b: float, margin: float) -> None:
+def test_error_rate_within_nominal_over_replays(p_a: float, p_b: float, margin: float,
+                                                mid_batch: bool) -> None:
     replays = 300
     r = replay(population(100, p_a, p_b, 0.5, seed=7), alpha=ALPHA, margin=margin, batch=5,
-               replays=replays, seed=11)
+               replays=replays, seed=11, mid_batch=mid_batch)
     # the rule's error is <= alpha; allow the binomial noise of 300 replays (3 sd)
     assert r.error_rate <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / replays), r
     assert sum(r.verdicts.values()) == replays
@@ -65,6 +67,18 @@ def test_error_rate_within_nominal_over_replays(p_a: float, p_b: float, margin: 
         assert r.verdicts["a"] == replays and r.mean_tasks < 0.5 * r.fixed_tasks
     if margin >= 0.2 and p_a == p_b:
         assert r.verdicts["equivalent"] >= 0.9 * replays
+
+
+def test_checking_after_every_task_runs_fewer_tasks_at_the_same_error() -> None:
+    # the same orders checked after every task or only at batch ends: a decision at task k
+    # is also there at k's batch end (the excluded set only grows), so every-task checking
+    # never costs more, and it costs less by up to a batch
+    pop = population(164, 0.65, 0.4, 0.5, seed=5)
+    end = replay(pop, alpha=ALPHA, margin=0.05, batch=16, replays=300, seed=3)
+    mid = replay(pop, alpha=ALPHA, margin=0.05, batch=16, replays=300, seed=3, mid_batch=True)
+    assert end.mean_cost == end.mean_tasks
+    assert mid.mean_tasks <= mid.mean_cost < end.mean_tasks - 2, (mid, end)
+    assert mid.verdicts["a"] == end.verdicts["a"] == 300
 
 
 def test_wrong_decisions() -> None:

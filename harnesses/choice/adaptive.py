@@ -2,15 +2,19 @@
 
 Every candidate model answers the same tasks of each chosen benchmark, in one seeded random
 order, batch by batch (ordinary runs with explicit task lists, queued through the service:
-durable, cached, resumable). After each batch the paired per-task differences update an
-anytime-valid confidence sequence per dimension and pair (`adaptive_cs`), at 1 - confidence
-split over the pairs. A benchmark stops when each of its dimensions is decided — one model
-separated above the others, or the top models provably within `margin` — or when its share
-of the budget (by the priority weight of its dimensions) is spent; what a stopped benchmark
-leaves of its share goes to the undecided ones by weight. Running out of budget mid-batch
-cancels the batch's runs with the reason recorded; a later call with a larger budget resumes
-them. On a server that swaps models, batches are sized so that switches stay under 10 % of
-the time, and the models run in a snake order (A B | B A | ...) to save a switch per batch.
+durable, cached, resumable). As soon as a task is scored for every model (and so are the
+tasks before it in the order), its paired difference updates an anytime-valid confidence
+sequence per dimension and pair (`adaptive_cs`), at 1 - confidence split over the pairs — not
+only when the batch ends, so a decision reached mid-batch cancels the rest of the batch (the
+reason recorded in its runs). A benchmark stops when each of its dimensions is decided — one
+model separated above the others, or the top models provably within `margin` — or when its
+share of the budget (by the priority weight of its dimensions) is spent; what a stopped
+benchmark leaves of its share goes to the undecided ones by weight. Running out of budget
+mid-batch cancels the batch's runs with the reason recorded (what they scored still counts);
+a later call with a larger budget resumes them, and their minutes leave out the time they
+sat cancelled. On a server that swaps models, batches are sized so that switches stay under
+10 % of the time, and the models run in a snake order (A B | B A | ...) to save a switch per
+batch.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from benchdock.harnesses import service
 from benchdock.harnesses.base import BenchmarkBase
 from benchdock.harnesses.choice import adaptive_swap as swap
 from benchdock.harnesses.choice.adaptive_cs import PairedCS, verdict
+from benchdock.harnesses.choice.adaptive_runs import scored_prefix, scored_tasks, working_seconds
 from benchdock.harnesses.choice.adaptive_setup import (
     Batch,
     Track,
@@ -144,14 +149,14 @@ class Decider:
 
     async def _advance(self, t: Track, deadline: float | None) -> bool:
         """One batch of `t`: the pending one, else a new one. False when the deadline came."""
-        pending = next((b for b in t.batches if b.start >= t.fed), None)
+        pending = next((b for b in t.batches if b.start + b.size > t.fed), None)
         if pending is None:
             start = t.next_start
             if start >= len(t.order):
                 t.status, t.reason = "exhausted", "every task of the population was run"
                 return True
             size = min(t.batch, len(t.order) - start)
-            per_task = t.spent * 60 / t.fed if t.fed else t.per_task_s
+            per_task = self._per_task(t)
             left_s = (t.share - t.spent) * 60
             if size * per_task > left_s:
                 size = int(left_s / max(per_task, 1e-6))
@@ -161,12 +166,7 @@ class Decider:
                     return True
             pending = await self._queue(t, start, size)
         outcome = await self._wait(t, pending, deadline)
-        if outcome == "timeout":
-            return False
-        if outcome == "succeeded":
-            self._feed(t, pending)
-            self._check(t)
-        return True
+        return outcome != "timeout"
 
     async def _queue(self, t: Track, start: int, size: int) -> Batch:
         tasks = t.order[start:start + size]
@@ -182,17 +182,34 @@ class Decider:
         return batch
 
     async def _wait(self, t: Track, batch: Batch, deadline: float | None) -> str:
+        """Follow the batch's runs, feeding the sequences each task as soon as every model's
+        outcome for it (and for the tasks before it) is scored; a decision mid-batch cancels
+        the rest of the batch. 'succeeded', 'decided', 'failed', 'cancelled' or 'timeout'."""
         last = -1
         resumed = False
         while True:
             sts = [service.run_status(self.settings, self.db, r) for r in batch.runs.values()]
-            minutes = sum(s.elapsed_s or 0 for s in sts) / 60
+            minutes = sum(working_seconds(self.db, s, t.resumed.get(s.run_id))
+                          for s in sts) / 60
             done = sum(s.done for s in sts)
+            final = all(s.status in FINAL_STATUSES for s in sts)
+            if done != last or final:
+                self._feed(t, batch)
             if self.progress is not None and done != last:
-                last = done
-                await self.progress(t.fed + done // len(self.models), len(t.order),
-                                    self._message(t, done, sum(s.total for s in sts)))
-            if all(s.status in FINAL_STATUSES for s in sts):
+                await self.progress(max(t.fed, batch.start + done // len(self.models)),
+                                    len(t.order), self._message(t, done, sum(s.total for s in sts)))
+            last = done
+            if t.status == "decided":
+                reason = f"{t.reason}: the rest of the batch is not needed"
+                for s in sts:
+                    if s.status not in FINAL_STATUSES and s.run_id not in t.cancelled:
+                        service.cancel_run(self.db, s.run_id, reason)
+                        t.cancelled[s.run_id] = reason
+                t.spent += minutes
+                t.samples += done
+                save_state(self.settings.home, self.did, self.tracks)
+                return "decided"
+            if final:
                 failed = [s for s in sts if s.status == "failed"]
                 cancelled = [s for s in sts if s.status == "cancelled"]
                 if failed:
@@ -202,14 +219,19 @@ class Decider:
                 if cancelled:
                     if t.spent + minutes < t.share and not resumed:  # a larger budget now
                         for s in cancelled:
+                            if s.elapsed_s is not None and s.finished_at is not None:
+                                t.resumed[s.run_id] = s.finished_at.isoformat()
                             service.resume_run(self.settings, self.db, s.run_id)
+                        save_state(self.settings.home, self.did, self.tracks)
                         resumed = True
                         continue
                     t.spent += minutes  # the time was spent, though the batch is not used
+                    t.samples += done
                     t.status = "budget spent"
                     t.reason = t.reason or t.cancelled.get(cancelled[0].run_id, "cancelled")
                     return "cancelled"
                 t.spent += minutes
+                t.samples += done
                 return "succeeded"
             if t.spent + minutes > t.share and not resumed:
                 reason = (f"budget: {t.bench.id}'s share ({t.share:.1f} min) spent mid-batch; "
@@ -225,17 +247,27 @@ class Decider:
             await anyio.sleep(0.5)
 
     def _feed(self, t: Track, batch: Batch) -> None:
-        values = {m: outcomes(self.db, rid, t.bench) for m, rid in batch.runs.items()}
-        tasks = t.order[batch.start:batch.start + batch.size]
-        for d in t.weights:
-            ids = [x for x in tasks if x in t.covered[d]]
-            if not ids:
-                continue
-            for a, b in self.pairs:
-                cs = t.cs.setdefault((d, a, b), PairedCS(len(t.covered[d]), self.alpha))
-                va, vb = values[a].get(d, {}), values[b].get(d, {})
-                cs.update([va[x] - vb[x] if x in va and x in vb else 0.0 for x in ids])
-        t.fed = batch.start + batch.size
+        """Feed the batch's scored prefix (from where the sequences stand) one task at a time,
+        checking after each, so the decision comes at the same task however the samples
+        were polled."""
+        runs = list(batch.runs.items())
+        upto = scored_prefix(t.order[:batch.start + batch.size], t.fed,
+                             [scored_tasks(self.db, rid) for _, rid in runs])
+        if upto <= t.fed:
+            return
+        values = {m: outcomes(self.db, rid, t.bench) for m, rid in runs}
+        for x in t.order[t.fed:upto]:
+            for d in t.weights:
+                if x not in t.covered[d]:
+                    continue
+                for a, b in self.pairs:
+                    cs = t.cs.setdefault((d, a, b), PairedCS(len(t.covered[d]), self.alpha))
+                    va, vb = values[a].get(d, {}), values[b].get(d, {})
+                    cs.update([va[x] - vb[x] if x in va and x in vb else 0.0])
+            t.fed += 1
+            self._check(t)
+            if t.status != "running":
+                return
 
     def _check(self, t: Track) -> None:
         states = [self.dimension(t, d).status for d in t.weights]
@@ -326,8 +358,15 @@ class Decider:
             out.append(_interval(a, b, lo, hi, sum(p.tasks for _, p in rows), self.req.margin))
         return out
 
+    def _per_task(self, t: Track) -> float:
+        """Seconds per task, all models together: measured here (minutes over the samples
+        those minutes scored) once there is any, else the estimate."""
+        if t.samples and t.spent:
+            return t.spent * 60 / (t.samples / len(self.models))
+        return t.per_task_s
+
     def _full(self, t: Track) -> float:
-        per_task = t.spent * 60 / t.fed if t.fed else t.per_task_s
+        per_task = self._per_task(t)
         loads = (t.switch_s or 0.0) * len(self.models)
         return (len(t.order) * per_task + loads) / 60
 

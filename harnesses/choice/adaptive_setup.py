@@ -2,7 +2,8 @@
 order, its share of the budget, its batch size; and the decision's state file.
 
 The state (BENCHDOCK_HOME/decisions/ID.json) holds only what cannot be recomputed: the runs
-queued for each batch, the batch sizes and the measured switch costs. The intervals are
+queued for each batch, the batch sizes, the measured switch costs and when each run decide
+resumed had been cancelled (so its minutes leave that pause out). The intervals are
 recomputed from those runs on every call, so a call that continues a decision — later, with
 a larger budget, a different margin — reuses every run already made. The id is a hash of
 what fixes the runs (models, benchmarks, seed, subset size, max_tokens).
@@ -44,6 +45,7 @@ class Track:
     switch_s: float | None = None
     share: float = 0.0  # minutes it may spend
     spent: float = 0.0  # minutes its runs took
+    samples: int = 0  # samples those runs scored (all models): spent / samples = per sample
     per_task_s: float = 0.0  # estimated seconds per task, all models together
     basis: str = ""
     batches: list[Batch] = field(default_factory=list)
@@ -51,6 +53,7 @@ class Track:
     status: str = "running"
     reason: str | None = None
     cancelled: dict[str, str] = field(default_factory=dict)
+    resumed: dict[str, str] = field(default_factory=dict)  # run id -> when it had been cancelled
     cs: dict[tuple[str, str, str], PairedCS] = field(default_factory=dict)
 
     @property
@@ -131,6 +134,7 @@ def load_state(home: Path, did: str) -> dict[str, Any]:
 
 def save_state(home: Path, did: str, tracks: list[Track]) -> None:
     data = {t.bench.id: {"batch": t.batch, "switch_s": t.switch_s, "cancelled": t.cancelled,
+                         "resumed": t.resumed,
                          "batches": [[b.start, b.size, b.runs] for b in t.batches]}
             for t in tracks}
     path = state_path(home, did)
@@ -147,4 +151,5 @@ def restore(track: Track, saved: dict[str, Any]) -> None:
     track.batch = int(mine.get("batch") or track.batch)
     track.switch_s = mine.get("switch_s")
     track.cancelled = dict(mine.get("cancelled") or {})
+    track.resumed = dict(mine.get("resumed") or {})
     track.batches = [Batch(int(s), int(n), dict(r)) for s, n, r in mine.get("batches", [])]

@@ -4,7 +4,8 @@ how often it decides wrongly and how many tasks it needs.
 
 A wrong decision is: a winner named when the true difference is 0 or of the other sign, or
 "equivalent" when the true difference is at least the margin. The procedure checks the
-confidence sequence after each batch (as `decide` does) and stops at the first verdict.
+confidence sequence after every task (as `decide` does) or, for comparison, only when a batch
+ends, and stops at the first verdict.
 The fixed-size plan it is compared with is the full benchmark (what `plan_evaluation`
 queues) and, for reference, the classic fixed-n sample size for 80 % power. The same
 replays run on the paired outcomes of real stored runs (`stored_population`).
@@ -35,6 +36,7 @@ class SimResult:
     decided_rate: float  # share that decided before the last task
     verdicts: dict[str, int]
     mean_tasks: float  # tasks per model until the decision (or the end)
+    mean_cost: float  # tasks per model run by then (a batch's first model runs all of it)
     fixed_tasks: int  # the full benchmark
     fixed_power_tasks: int | None  # fixed-n for 80 % power at this difference (unpaired)
 
@@ -68,9 +70,12 @@ def wrong(verdict: str, true_diff: float, margin: float) -> bool:
 
 
 def replay(diffs: Sequence[float] | npt.NDArray[np.float64], *, alpha: float, margin: float,
-           batch: int, replays: int, seed: int) -> SimResult:
+           batch: int, replays: int, seed: int, mid_batch: bool = False) -> SimResult:
     """Replay the procedure `replays` times on the population `diffs` (A - B per task),
-    each in its own seeded random order."""
+    each in its own seeded random order. `mid_batch`: check after every task (as `decide`
+    does: a task counts once both models' outcomes are scored), the cost being what the
+    models ran by then — the first model of a batch all of it, the second up to the
+    decision; else check only when a batch ends (the rule before)."""
     pop = np.asarray(diffs, dtype=np.float64)
     n = pop.size
     rng = np.random.default_rng(seed)
@@ -79,8 +84,9 @@ def replay(diffs: Sequence[float] | npt.NDArray[np.float64], *, alpha: float, ma
     stopped = np.zeros(replays, dtype=bool)
     verdicts = np.full(replays, "open", dtype=object)
     tasks = np.full(replays, n)
-    for start in range(0, n, batch):
-        cs.update(orders[:, start:start + batch])
+    step = 1 if mid_batch else batch
+    for start in range(0, n, step):
+        cs.update(orders[:, start:start + step])
         lo, hi = cs.interval()
         now = np.where(lo > 0, "a", np.where(hi < 0, "b", np.where(
             (lo > -margin) & (hi < margin), "equivalent", "open")))
@@ -90,6 +96,8 @@ def replay(diffs: Sequence[float] | npt.NDArray[np.float64], *, alpha: float, ma
         stopped |= new
         if stopped.all():
             break
+    batch_end = np.minimum(n, -(-tasks // batch) * batch)
+    cost = (tasks + batch_end) / 2 if mid_batch else tasks
     true = float(pop.mean())
     counts = {v: int((verdicts == v).sum()) for v in ("a", "b", "equivalent", "open")}
     errors = sum(wrong(str(v), true, margin) for v in verdicts)
@@ -97,8 +105,19 @@ def replay(diffs: Sequence[float] | npt.NDArray[np.float64], *, alpha: float, ma
     return SimResult(
         population=n, true_diff=true, replays=replays, error_rate=errors / replays,
         decided_rate=float((stopped & (tasks < n)).mean()), verdicts=counts,
-        mean_tasks=float(tasks.mean()), fixed_tasks=n,
+        mean_tasks=float(tasks.mean()), mean_cost=float(np.mean(cost)), fixed_tasks=n,
         fixed_power_tasks=tasks_to_separate(p_b + true / 2, p_b - true / 2))
+
+
+def resampled(diffs: Sequence[float] | npt.NDArray[np.float64], n: int,
+              seed: int = 0) -> npt.NDArray[np.float64]:
+    """A population of `n` paired differences drawn (seeded, with replacement) from `diffs`:
+    the whole benchmark as the tasks seen so far suggest it is, for replaying a decision made
+    on a prefix of a benchmark at the benchmark's own size."""
+    pop = np.asarray(diffs, dtype=np.float64)
+    if pop.size == 0:
+        raise BenchdockError("no paired differences to draw from")
+    return np.random.default_rng(seed).choice(pop, size=n, replace=True)
 
 
 def stored_population(db: Engine, runs_a: Sequence[str], runs_b: Sequence[str],
