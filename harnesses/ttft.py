@@ -13,9 +13,9 @@ the same URL is followed. Where the server reports nothing, a run streams one re
 `stream_every` (`BENCHDOCK_TTFT_STREAM_EVERY`, default 32; 1 streams them all), enough for the
 run's time-to-first-token figure while the rest go at the unstreamed speed; the other
 samples have no time to first token, and each sample records where its figure came from.
-Why 32: against llama-cpp-python on 2 cores a full HumanEval run took 1.002x the bare
-unstreamed loop with nothing streamed and 1.088x with one request in 8 (its streamed
-requests cost far more than 13 % there); one in 32 keeps about five figures per 164 tasks.
+Why 32: against llama-cpp-python on 2 cores a full HumanEval run took 1.088x the bare
+unstreamed loop with one request in 8 streamed and 1.067x with one in 32 (streamed requests
+took ~10 % longer per token there); one in 32 still gives about five figures per 164 tasks.
 """
 
 from __future__ import annotations
