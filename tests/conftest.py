@@ -158,6 +158,12 @@ def aider_ready() -> str:
 
 @pytest.fixture
 def polyglot_fixtures(monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The tests' own exercises, in the polyglot benchmark's layout."""
+    """The tests' own exercises, in the polyglot benchmark's layout. Their C++ exercise needs
+    Catch2's header from the real tree: without it the failure says so, not a compile error."""
+    header = POLYGLOT_FIXTURES / "cpp/exercises/practice/leap/test/catch.hpp"
+    if not header.exists():
+        pytest.fail(f"{header} is missing: it is copied from the real polyglot tree, not found "
+                    f"at {POLYGLOT_REAL} (../shared beside the checkout, or set "
+                    "BENCHDOCK_POLYGLOT_REAL_DIR)")
     monkeypatch.setenv("BENCHDOCK_POLYGLOT_DIR", str(POLYGLOT_FIXTURES))
     return POLYGLOT_FIXTURES
