@@ -29,15 +29,14 @@ import json
 import os
 import re
 import shutil
-import socket
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 from benchdock.harnesses.aider.testrun import run_tests  # inlined by the session
+from benchdock.harnesses.driver_relay import start_relay  # inlined by the session
 
 # Aider's benchmark prompts (benchmark/prompts.py), which its leaderboard numbers rest on.
 INSTRUCTIONS_ADDENDUM = """
@@ -91,41 +90,6 @@ def emit(**msg: Any) -> None:
         msg["nonce"] = NONCE
     PROTOCOL.write(json.dumps(msg) + "\n")
     PROTOCOL.flush()
-
-
-def start_relay(sock_path: str) -> int:
-    """127.0.0.1:<port> -> the proxy's unix socket, byte for byte, one thread pair each."""
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-
-    def pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def accept() -> None:
-        while True:
-            client, _ = server.accept()
-            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                upstream.connect(sock_path)
-            except OSError:
-                client.close()
-                continue
-            threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    return int(server.getsockname()[1])
 
 
 def write_workspace(root: Path, files: dict[str, str]) -> None:

@@ -19,7 +19,6 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from importlib import resources
 from typing import Any
 
 import anyio
@@ -27,6 +26,7 @@ import anyio
 from benchdock.harnesses.aider.exercises import LANGUAGES, Exercise, polyglot_image
 from benchdock.harnesses.base import Task, VerdictName
 from benchdock.harnesses.delegated import HarnessSession, SampleOutcome, SessionContext
+from benchdock.harnesses.driver_source import RELAY, inline
 from benchdock.harnesses.envs import ManagedEnv, container_mounts
 from benchdock.harnesses.metrics import wilson
 from benchdock.harnesses.sandbox.base import Channel, SandboxError
@@ -35,22 +35,10 @@ from benchdock.store.models import Sample
 
 log = logging.getLogger("benchdock.aider")
 
-INLINED = "from benchdock.harnesses.aider.testrun import run_tests  # inlined by the session\n"
-
-
-def driver_source() -> str:
-    """driver.py with testrun.py in place of its import of it: the container has aider's
-    interpreter and no benchdock, and the driver arrives as one `-c` program."""
-    here = resources.files("benchdock.harnesses.aider")
-    driver = here.joinpath("driver.py").read_text()
-    testrun = here.joinpath("testrun.py").read_text().replace(
-        "from __future__ import annotations\n", "")
-    if INLINED not in driver:
-        raise RuntimeError("driver.py no longer imports testrun the way the session inlines it")
-    return driver.replace(INLINED, testrun)
-
-
-DRIVER_SOURCE = driver_source()
+# the driver and what it shares with benchdock (the test-report reader, the relay), as one program
+DRIVER_SOURCE = inline("benchdock.harnesses.aider", "driver.py", {
+    "from benchdock.harnesses.aider.testrun import run_tests  # inlined by the session\n":
+        ("benchdock.harnesses.aider", "testrun.py"), **RELAY})
 IN_CONTAINER = {"python": "/opt/bdpy", "env": "/opt/bdenv", "proxy": "/opt/bdproxy"}
 TRIES = 2  # Aider's benchmark: the instructions, then once more with the test output
 TEST_TIMEOUT_S = 180.0  # Aider's benchmark: 3 minutes per test run

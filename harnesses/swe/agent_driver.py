@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
-import threading
 import time
 import traceback
 from typing import Any
+
+from benchdock.harnesses.driver_relay import start_relay  # inlined by the session
 
 PROTOCOL = sys.stdout
 TRAJECTORY_OUTPUT_KEPT = 2000  # characters of each observation kept in the result
@@ -90,41 +90,6 @@ def take_stdout() -> None:
 def emit(result: dict[str, Any]) -> None:
     PROTOCOL.write(json.dumps({"result": result}) + "\n")
     PROTOCOL.flush()
-
-
-def start_relay(sock_path: str) -> int:
-    """127.0.0.1:<port> -> the proxy's unix socket, byte for byte."""
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-
-    def pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def accept() -> None:
-        while True:
-            client, _ = server.accept()
-            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                upstream.connect(sock_path)
-            except OSError:
-                client.close()
-                continue
-            threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    return int(server.getsockname()[1])
 
 
 def trajectory(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -20,13 +20,13 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from importlib import resources
 from typing import Any
 
 import anyio
 
 from benchdock.harnesses.base import Task
 from benchdock.harnesses.delegated import HarnessSession, SampleOutcome, SessionContext
+from benchdock.harnesses.driver_source import RELAY, inline
 from benchdock.harnesses.envs import ManagedEnv
 from benchdock.harnesses.metrics import wilson
 from benchdock.harnesses.sandbox.base import SandboxError
@@ -38,7 +38,7 @@ from benchdock.store.models import Sample
 
 log = logging.getLogger("benchdock.swe")
 
-DRIVER = resources.files("benchdock.harnesses.swe").joinpath("agent_driver.py").read_text()
+DRIVER = inline("benchdock.harnesses.swe", "agent_driver.py", RELAY)  # with the relay pasted in
 CONFIGS = {"text": "swebench_backticks.yaml", "toolcall": "swebench.yaml"}
 LOG_KEPT = grading.LOG_KEPT
 AGENT_ENV = {
