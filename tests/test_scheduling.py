@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -155,7 +156,7 @@ def test_a_swapping_endpoint_serves_one_model_at_a_time(kind: str, tmp_path: Pat
     assert len(by["model-a"]) == len(by["model-b"]) == TASKS
     # never at once, never alternating: one model's requests all end before the other's start
     assert overlap_s(by["model-a"], by["model-b"]) == 0
-    switches = sum(1 for x, y in zip(reqs, reqs[1:], strict=False) if x[0] != y[0])
+    switches = sum(1 for x, y in pairwise(reqs) if x[0] != y[0])
     assert switches == 1, [m for m, _, _ in reqs]
     assert ep.max_in_flight == 2  # each run still used its concurrency
 
