@@ -32,7 +32,7 @@ from benchdock.harnesses.engine import RunExecutor
 from benchdock.store import queries as q
 from benchdock.store import queue
 from benchdock.store.db import is_postgres, make_engine
-from benchdock.store.models import Run
+from benchdock.store.models import FINAL_STATUSES, Run
 
 log = logging.getLogger("benchdock.worker")
 
@@ -210,10 +210,14 @@ class Worker:
         except Exception:
             log.exception("worker %s: could not renew its leases", self.id)
             return
-        for rid, (_, ex) in self.active.items():
-            if rid not in held and not ex.lost.is_set():
-                log.warning("run %s: lease lost, another worker may hold it; stopping", rid)
-                ex.lost.set()
+        for rid, (_, ex) in list(self.active.items()):
+            if rid in held or ex.lost.is_set():
+                continue
+            run = q.get_run(self.db, rid)
+            if run is not None and run.status in FINAL_STATUSES:
+                continue  # it ended between its thread's last write and this renewal
+            log.warning("run %s: lease lost, another worker may hold it; stopping", rid)
+            ex.lost.set()
 
 
 class _Listener:
