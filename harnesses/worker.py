@@ -2,10 +2,13 @@
 
 A stdio MCP server dies with its client; the worker does not, so a run outlives the chat
 that started it. One worker per BENCHDOCK_HOME holds `worker.lock`; the server starts one
-when it queues a run and finds the lock free. On SQLite a worker killed mid-run leaves its
-run `running` with a dead pid: the next worker reclaims it and finishes only what is missing.
-On PostgreSQL any number of workers, on any number of machines, share the store's queue
-(store/queue.py): a dead worker's runs are taken over when their lease runs out.
+when it queues a run and finds the lock free. Both stores schedule through the same queue
+(store/queue.py): a worker runs up to BENCHDOCK_WORKER_RUNS runs at once, as the endpoints'
+slots allow. On SQLite the one worker of the machine serves every run its store holds, and a
+worker killed mid-run leaves its run `running` with a dead pid: the next worker takes it
+over at once and finishes only what is missing. On PostgreSQL any number of workers, on any
+number of machines, share the queue: a dead worker's runs are taken over when their lease
+runs out.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from benchdock.harnesses.engine import RunExecutor
 from benchdock.store import queries as q
 from benchdock.store import queue
 from benchdock.store.db import is_postgres, make_engine
-from benchdock.store.models import Run
+from benchdock.store.models import FINAL_STATUSES, Run
 
 log = logging.getLogger("benchdock.worker")
 
@@ -69,7 +72,7 @@ def worker_running(settings: Settings) -> bool:
     marker = settings.home / "worker.spawned"
     try:
         pid_s, _, ts = marker.read_text().partition(" ")
-        if time.time() - float(ts) < 15 and q.pid_alive(int(pid_s)):
+        if time.time() - float(ts) < 15 and queue.pid_alive(int(pid_s)):
             return True
     except (OSError, ValueError):
         pass
@@ -84,10 +87,10 @@ def run_worker(settings: Settings, idle_exit_s: float = 5.0) -> int:
     """Claim and execute runs until none has been queued for `idle_exit_s` (0: never exit);
     returns runs done.
 
-    SQLite: one run at a time, as one worker per machine always did. PostgreSQL: up to
-    BENCHDOCK_WORKER_RUNS runs at once (default 4), each on its own thread, claimed through
-    the shared queue (store/queue.py) for the endpoints this worker's settings name, under a
-    lease of BENCHDOCK_WORKER_LEASE seconds (default 30) renewed every third of it.
+    Up to BENCHDOCK_WORKER_RUNS runs at once (default 4), each on its own thread, claimed
+    through the queue (store/queue.py) as the endpoints' slots allow, under a lease of
+    BENCHDOCK_WORKER_LEASE seconds (default 30) renewed every third of it. PostgreSQL: only
+    runs on the endpoints this worker's settings name; SQLite: every run of the store.
     """
     fh = try_lock(settings)
     if fh is None:
@@ -123,8 +126,11 @@ class Worker:
         self.pg = is_postgres(db)
         self.id = queue.new_worker_id()
         self.lease_s = float(settings.var("BENCHDOCK_WORKER_LEASE") or 30.0)
-        self.max_runs = int(settings.var("BENCHDOCK_WORKER_RUNS") or 4) if self.pg else 1
+        self.max_runs = max(1, int(settings.var("BENCHDOCK_WORKER_RUNS") or 4))
         self.endpoints = [e.url for e in settings.endpoints]
+        # SQLite: the machine's one worker serves whatever its home queued, even on an
+        # endpoint its own configuration does not name (a CLI run given another config)
+        self.serves: list[str] | None = self.endpoints if self.pg else None
         self.active: dict[str, tuple[threading.Thread, RunExecutor]] = {}
         self.wake = threading.Event()  # a run ended: its slots are free, claim again
         self.done = 0
@@ -171,10 +177,7 @@ class Worker:
         return self.done
 
     def _claim_one(self) -> bool:
-        if self.pg:
-            run = queue.claim(self.db, self.id, self.endpoints, self.lease_s)
-        else:
-            run = q.claim_run(self.db, os.getpid(), worker_id=self.id)
+        run = queue.claim(self.db, self.id, self.serves, self.lease_s)
         if run is None:
             return False
         log.info("run %s: %s on %s (%s)", run.id, run.model, run.benchmark, run.endpoint_url)
@@ -207,12 +210,14 @@ class Worker:
         except Exception:
             log.exception("worker %s: could not renew its leases", self.id)
             return
-        if not self.pg:
-            return  # SQLite: the run's heartbeat and the worker's pid are the claim
-        for rid, (_, ex) in self.active.items():
-            if rid not in held and not ex.lost.is_set():
-                log.warning("run %s: lease lost, another worker may hold it; stopping", rid)
-                ex.lost.set()
+        for rid, (_, ex) in list(self.active.items()):
+            if rid in held or ex.lost.is_set():
+                continue
+            run = q.get_run(self.db, rid)
+            if run is not None and run.status in FINAL_STATUSES:
+                continue  # it ended between its thread's last write and this renewal
+            log.warning("run %s: lease lost, another worker may hold it; stopping", rid)
+            ex.lost.set()
 
 
 class _Listener:
@@ -238,10 +243,10 @@ class _Listener:
 
 def needs_worker(settings: Settings, db: Engine, run: Run) -> bool:
     """Whether a worker started here could serve `run`: it is on one of this machine's
-    endpoints and no live worker holds it (on PostgreSQL a worker elsewhere may hold it under
+    endpoints (PostgreSQL; on SQLite any run) and no live worker holds it (on PostgreSQL a worker elsewhere may hold it under
     a lease; a worker started here for it would only find nothing to do)."""
-    if run.endpoint_url not in {e.url for e in settings.endpoints}:
-        return False
+    if is_postgres(db) and run.endpoint_url not in {e.url for e in settings.endpoints}:
+        return False  # SQLite: the machine's worker serves every run of its store
     if run.status != "running" or run.lease_until is None:
         return True
     until = run.lease_until if run.lease_until.tzinfo else run.lease_until.replace(tzinfo=UTC)

@@ -9,12 +9,10 @@ more into it, whatever it was doing when it lost the lease."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, func, or_, true, update
+from sqlalchemy import case, exists, func, true, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
@@ -49,71 +47,6 @@ def list_runs(engine: Engine, limit: int = 50, status: str | None = None) -> lis
         if status:
             q = q.where(Run.status == status)
         return list(s.exec(q).all())
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def claim_run(engine: Engine, pid: int, stale_after_s: float = 30.0,
-              worker_id: str | None = None) -> Run | None:
-    """Take the oldest queued run, or a running one whose worker died, for worker `pid`
-    (recorded as its holder `worker_id`: the fence of its writes).
-
-    The conditional UPDATE is the lock: two workers racing for one run cannot both win.
-    """
-    stale = utcnow() - timedelta(seconds=stale_after_s)
-    with Session(engine, expire_on_commit=False) as s:
-        candidates = s.exec(
-            select(Run)
-            .where(or_(col(Run.status) == "queued", col(Run.status) == "running"))
-            .order_by(col(Run.created_at))
-        ).all()
-        for run in candidates:
-            if run.status == "running" and run.worker_pid == pid:
-                continue
-            if run.status == "running":
-                fresh = run.heartbeat_at is not None and run.heartbeat_at > stale
-                if fresh and pid_alive(run.worker_pid):
-                    continue
-            now = utcnow()
-            res = s.execute(
-                update(Run)
-                .where(col(Run.id) == run.id)
-                .where(col(Run.status) == run.status)
-                .where(or_(col(Run.worker_pid).is_(None), col(Run.worker_pid) == run.worker_pid))
-                .values(
-                    status="running",
-                    worker_pid=pid,
-                    worker_id=worker_id,
-                    heartbeat_at=now,
-                    started_at=run.started_at or now,
-                )
-            )
-            s.commit()
-            if res.rowcount == 1:  # type: ignore[attr-defined]
-                s.refresh(run)
-                return run
-    return None
-
-
-def live_worker_pids(engine: Engine, stale_after_s: float = 30.0) -> list[int]:
-    stale = utcnow() - timedelta(seconds=stale_after_s)
-    with Session(engine) as s:
-        pids = s.exec(
-            select(Run.worker_pid)
-            .where(Run.status == "running")
-            .where(col(Run.heartbeat_at) > stale)
-        ).all()
-    return [p for p in pids if p and pid_alive(p)]
 
 
 def _held_by(holder: str | None) -> ColumnElement[bool]:

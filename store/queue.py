@@ -2,7 +2,8 @@
 
 A queued run is claimed by one worker with `SELECT ... FOR UPDATE SKIP LOCKED` (PostgreSQL;
 SQLite, one worker per machine, takes the same path without the row lock, under the worker's
-fcntl lock). The claim carries a lease (`run.lease_until`, on the database's clock, so the
+fcntl lock: its claims are made by one thread, and the conditional UPDATE still lets only one
+claimant win). The claim carries a lease (`run.lease_until`, on the database's clock, so the
 machines' clocks need not agree) that the worker renews; a run whose lease ran out is
 claimable again, and the worker that lost it stops it at its next renewal. A sample's
 verdict is written only while it has none (`queries.save_verdict`), so a taken-over run
@@ -20,6 +21,12 @@ Endpoint capacity is respected across all workers: each endpoint has a row in
 it is claimed; a run holds `min(concurrency, slots)` slots while its lease lives. An endpoint
 without declared slots serves one run at a time; one that swaps models serves runs of one
 model at a time.
+
+SQLite differs in two things only, both because its store belongs to one machine: its worker
+serves every run queued there, whatever the endpoint (`claim(endpoints=None)`: a CLI or
+server with another configuration may have queued it), and a run whose worker process is
+gone (a pid on this host that no longer exists) is taken over at once rather than after its
+lease: the pid check the store made before leases.
 """
 
 from __future__ import annotations
@@ -51,6 +58,18 @@ def db_now(engine: Engine) -> datetime:
     with engine.connect() as conn:
         now: datetime = conn.execute(text("SELECT now()")).scalar_one()
     return now
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def new_worker_id() -> str:
@@ -142,21 +161,42 @@ def _fits(s: Session, run: Run, now: datetime) -> int | None:
     return need if used + need <= slots else None
 
 
-def claim(engine: Engine, worker_id: str, endpoints: Sequence[str], lease_s: float,
+def _expire_dead_holders(engine: Engine, worker_id: str) -> None:
+    """SQLite: end the lease of every run held by a process of this host that is gone (a
+    worker killed with SIGKILL), so the next worker takes it over at once and its slots are
+    free. A reused pid only delays the takeover to the lease's end."""
+    host = socket.gethostname() + ":"
+    with Session(engine) as s:
+        held = s.execute(select(col(Run.id), col(Run.worker_id), col(Run.worker_pid))
+                         .where(col(Run.status) == "running")).all()
+        dead = [rid for rid, wid, pid in held
+                if wid != worker_id and (wid is None or wid.startswith(host))
+                and not pid_alive(pid)]
+        if dead:
+            s.execute(update(Run).where(col(Run.id).in_(dead)).where(col(Run.status) == "running")
+                      .values(lease_until=utcnow() - timedelta(seconds=1), slots=None))
+            s.commit()
+
+
+def claim(engine: Engine, worker_id: str, endpoints: Sequence[str] | None, lease_s: float,
           stale_after_s: float = 30.0) -> Run | None:
-    """Claim the oldest run this worker may serve (its endpoint among `endpoints`, a slot
-    free there), queued or abandoned by a worker whose lease ran out; None if there is none."""
-    if not endpoints:
+    """Claim the oldest run this worker may serve (its endpoint among `endpoints`, or any
+    endpoint when None: SQLite, one machine; a slot free there), queued or abandoned by a
+    worker whose lease ran out; None if there is none."""
+    if endpoints is not None and not endpoints:
         return None
     pg = is_postgres(engine)
+    if not pg:
+        _expire_dead_holders(engine, worker_id)
     skipped: list[str] = []
     while True:
         now = db_now(engine)
         with Session(engine, expire_on_commit=False) as s:
             q = (select(Run).where(_claimable(now, now - timedelta(seconds=stale_after_s)))
-                 .where(col(Run.endpoint_url).in_(list(endpoints)))
                  .where(col(Run.id).not_in(skipped))
                  .order_by(col(Run.created_at)).limit(1))
+            if endpoints is not None:
+                q = q.where(col(Run.endpoint_url).in_(list(endpoints)))
             if pg:
                 q = q.with_for_update(skip_locked=True, of=Run)
             run: Run | None = s.execute(q).scalar_one_or_none()

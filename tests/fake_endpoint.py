@@ -1,5 +1,6 @@
 """A fake OpenAI-compatible endpoint in a thread that counts: requests in flight now, the
-most ever in flight, and requests served. It answers every chat request with the token the
+most ever in flight, requests served, and each chat request's model, start and end
+(monotonic clock) in `requests`. It answers every chat request with the token the
 prompt asks to repeat and the request's model (`count`'s answers), after `delay_s`: streamed
 when the request asks for it, else as one JSON completion."""
 
@@ -16,6 +17,7 @@ class CountingEndpoint:
     def __init__(self, delay_s: float = 0.05) -> None:
         self.delay_s = delay_s
         self.in_flight = self.max_in_flight = self.served = 0
+        self.requests: list[tuple[str, float, float]] = []  # (model, start, end)
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -34,6 +36,7 @@ class CountingEndpoint:
         with self.lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        start = time.monotonic()
         try:
             time.sleep(self.delay_s)
             token = body["messages"][-1]["content"].removeprefix("Repeat: ")
@@ -50,6 +53,7 @@ class CountingEndpoint:
             with self.lock:
                 self.in_flight -= 1
                 self.served += 1
+                self.requests.append((str(body.get("model", "")), start, time.monotonic()))
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         ep = self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,7 @@ from benchdock.harnesses.config import ConfigError, EndpointConfig, Settings
 from benchdock.harnesses.endpoints import probe
 from benchdock.harnesses.metrics import compute_metrics, pass_at_k, wilson
 from benchdock.store import queries as q
+from benchdock.store import queue
 from benchdock.store.db import make_engine, migrate
 from benchdock.store.models import Run, Sample
 
@@ -40,20 +42,32 @@ def _run(run_id: str = "r1") -> Run:
 
 
 def test_store_migrations_and_exclusive_claim(tmp_path: Path) -> None:
+    """SQLite claims through the queue: one holder at a time; a live holder keeps its run; a
+    holder whose process is gone loses it at once (the pid check), whatever its lease."""
+    import os
+
     db = make_engine(f"sqlite:///{tmp_path / 's.db'}")
     assert migrate(db) == []  # already applied by make_engine, recorded by name
     q.add_run(db, _run())
-    first = q.claim_run(db, pid=999_999_1)
-    assert first is not None and first.status == "running"
-    # a live worker's run is not taken by another
-    import os
-
-    q.heartbeat(db, "r1", worker_pid=os.getpid())
-    assert q.claim_run(db, pid=4242) is None
-    # a dead worker's run is
-    q.heartbeat(db, "r1", worker_pid=999_999_1)
-    again = q.claim_run(db, pid=4242)
-    assert again is not None and again.worker_pid == 4242
+    first = queue.claim(db, "w1", None, lease_s=60)
+    assert first is not None and first.status == "running" and first.worker_id == "w1"
+    assert queue.claim(db, "w1", None, lease_s=60) is None  # nothing else is queued
+    # a live worker's run (this test's pid, on this host) is not taken by another
+    q.heartbeat(db, "r1", worker_pid=os.getpid(),
+                worker_id=f"{socket.gethostname()}:{os.getpid()}:a")
+    assert queue.claim(db, "w9", None, lease_s=60) is None
+    # a dead worker's run (a pid of this host that no longer exists) is, before its lease ends
+    q.heartbeat(db, "r1", worker_pid=999_999_1,
+                worker_id=f"{socket.gethostname()}:999999:a")
+    again = queue.claim(db, "w2", None, lease_s=60)
+    assert again is not None and again.worker_id == "w2" and again.worker_pid == os.getpid()
+    # a worker elsewhere is not judged by this host's pids: its lease decides
+    q.heartbeat(db, "r1", worker_pid=999_999_1, worker_id="otherhost:999999:c")
+    assert queue.claim(db, "w3", None, lease_s=60) is None
+    # a PostgreSQL-style claim names its endpoints: a run on another is not taken
+    q.add_run(db, _run("r2"))
+    assert queue.claim(db, "w3", ["http://elsewhere/v1"], lease_s=60) is None
+    assert queue.claim(db, "w3", [], lease_s=60) is None
 
 
 def test_samples_are_created_once_and_scored_once(tmp_path: Path) -> None:
