@@ -134,7 +134,7 @@ class Engine:
     root: Path
     env: dict[str, str]  # DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH
     port: int
-    pid: int
+    proc: subprocess.Popen[bytes]
     setup_s: dict[str, float]
 
 
@@ -179,16 +179,14 @@ def _unmount_under(root: Path) -> None:
         subprocess.run(["umount", "-l", m], capture_output=True, timeout=30)
 
 
-def stop_engine(root: Path, pid: int | None) -> None:
-    if pid is not None:
+def stop_engine(root: Path, proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None:
+        proc.terminate()  # dockerd stops its containers and its containerd first
         try:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(150):  # dockerd stops its containers and its containerd first
-                os.kill(pid, 0)
-                time.sleep(0.1)
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
     pids = root / "exec" / "containerd" / "containerd.pid"  # its containerd, if left behind
     if pids.exists():
         try:
@@ -208,13 +206,13 @@ def start_engine() -> Engine:
         raise RuntimeError("a second Docker engine needs root")
     # short: containerd's socket lives under the exec root, and unix socket paths are ~100 bytes
     root = Path(tempfile.mkdtemp(prefix="bd-rdocker-"))
-    pid: int | None = None
+    proc: subprocess.Popen[bytes] | None = None
     try:
         t0 = time.monotonic()
         certs = root / "certs"
         make_certs(certs)
         port = _free_port()
-        log = open(root / "dockerd.log", "wb")  # noqa: SIM115 (the engine's, until it ends)
+        log = open(root / "dockerd.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             ["dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
              "--pidfile", str(root / "dockerd.pid"), "-H", f"tcp://127.0.0.1:{port}",
@@ -222,7 +220,7 @@ def start_engine() -> Engine:
              "--tlscert", str(certs / "server-cert.pem"), "--tlskey", str(certs / "server-key.pem"),
              "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        pid = proc.pid
+        log.close()  # the engine has its own descriptor
         env = {"DOCKER_HOST": f"tcp://127.0.0.1:{port}", "DOCKER_TLS_VERIFY": "1",
                "DOCKER_CERT_PATH": str(certs)}
         cli = {**os.environ, **env}
@@ -247,9 +245,9 @@ def start_engine() -> Engine:
             raise RuntimeError(f"could not copy {IMAGE} to the second engine: "
                                f"{load.stderr.decode(errors='replace')[-500:]}")
         t2 = time.monotonic()
-        return Engine(root, env, port, pid, {"engine": t1 - t0, "image": t2 - t1})
+        return Engine(root, env, port, proc, {"engine": t1 - t0, "image": t2 - t1})
     except BaseException:
-        stop_engine(root, pid)
+        stop_engine(root, proc)
         raise
 
 
@@ -266,7 +264,7 @@ def engine() -> Iterator[Engine]:
     try:
         yield e
     finally:
-        stop_engine(e.root, e.pid)
+        stop_engine(e.root, e.proc)
         assert not e.root.exists(), f"{e.root} was left behind"
 
 
