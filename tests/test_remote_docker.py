@@ -15,11 +15,13 @@ engine up front: those checks need nothing.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -49,6 +51,7 @@ from benchdock.harnesses.sandbox.docker_backend import (
 from benchdock.store.models import Run
 
 IMAGE = os.environ.get("BENCHDOCK_SANDBOX_IMAGE", "benchdock-sandbox:1")
+BASE = "benchdock-base:bookworm"  # .ci/run's offline base of the sandbox image
 NOWHERE = "tcp://127.0.0.1:9"  # the discard port: nothing answers, nothing is contacted
 
 
@@ -126,6 +129,18 @@ def test_container_with_host_mounts_is_refused_on_a_remote_engine(
         open_container_channel(IMAGE, ["true"], {"/usr/lib": {"bind": "/x", "mode": "ro"}}, {})
 
 
+def test_ssh_engine_needs_paramiko_or_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docker-py imports paramiko for ssh:// even when it shells out to the system's ssh
+    (as benchdock has it do): without it, the error says so rather than docker-py's."""
+    monkeypatch.setenv("DOCKER_HOST", "ssh://nobody@127.0.0.1:9")
+    with pytest.raises(SandboxError) as err:
+        docker_client(5)
+    if importlib.util.find_spec("paramiko") is None:
+        assert "needs paramiko" in str(err.value) and "pip install paramiko" in str(err.value)
+    else:  # the system's ssh, refused at the discard port
+        assert "no Docker engine answers" in str(err.value)
+
+
 # --- a second engine behind mutual TLS -----------------------------------------------------
 
 
@@ -136,6 +151,7 @@ class Engine:
     port: int
     proc: subprocess.Popen[bytes]
     setup_s: dict[str, float]
+    how: str  # how the sandbox image got there
 
 
 def _required() -> bool:
@@ -197,6 +213,18 @@ def stop_engine(root: Path, proc: subprocess.Popen[bytes] | None) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
+def _copy_image(image: str, host: dict[str, str], there: dict[str, str]) -> None:
+    """`docker save` from the host's engine piped into `docker load` on the other."""
+    save = subprocess.Popen(["docker", "save", image], env=host, stdout=subprocess.PIPE)
+    load = subprocess.run(["docker", "load"], env=there, stdin=save.stdout,
+                          capture_output=True, timeout=600)
+    assert save.stdout is not None
+    save.stdout.close()
+    if save.wait(timeout=600) != 0 or load.returncode != 0:
+        raise RuntimeError(f"could not copy {image} to the second engine: "
+                           f"{load.stderr.decode(errors='replace')[-500:]}")
+
+
 def start_engine() -> Engine:
     """A second dockerd, mutual TLS on a loopback port, with the sandbox image loaded."""
     missing = [t for t in ("dockerd", "docker", "openssl") if shutil.which(t) is None]
@@ -236,16 +264,21 @@ def start_engine() -> Engine:
             raise RuntimeError("the second dockerd did not answer in 60 s")
         t1 = time.monotonic()
         host = {k: v for k, v in os.environ.items() if k not in env}
-        save = subprocess.Popen(["docker", "save", IMAGE], env=host, stdout=subprocess.PIPE)
-        load = subprocess.run(["docker", "load"], env=cli, stdin=save.stdout,
-                              capture_output=True, timeout=600)
-        assert save.stdout is not None
-        save.stdout.close()
-        if save.wait(timeout=600) != 0 or load.returncode != 0:
-            raise RuntimeError(f"could not copy {IMAGE} to the second engine: "
-                               f"{load.stderr.decode(errors='replace')[-500:]}")
+        # as the README says: the base copied over, then `benchdock build-image` against that
+        # engine; without the base here, the sandbox image itself is copied
+        base_here = subprocess.run(["docker", "image", "inspect", BASE], env=host,
+                                   capture_output=True, timeout=60).returncode == 0
+        _copy_image(BASE if base_here else IMAGE, host, cli)
+        if base_here:
+            cmd = [str(Path(sys.executable).parent / "benchdock"), "build-image", "--base", BASE,
+                   "--tag", IMAGE]
+            built = subprocess.run(cmd, env=cli, capture_output=True, timeout=600)
+            if built.returncode != 0:
+                raise RuntimeError(f"benchdock build-image failed on the second engine: "
+                                   f"{built.stderr.decode(errors='replace')[-1500:]}")
         t2 = time.monotonic()
-        return Engine(root, env, port, proc, {"engine": t1 - t0, "image": t2 - t1})
+        how = f"{BASE} copied, {IMAGE} built there" if base_here else f"{IMAGE} copied"
+        return Engine(root, env, port, proc, {"engine": t1 - t0, "image": t2 - t1}, how)
     except BaseException:
         stop_engine(root, proc)
         raise
@@ -259,7 +292,7 @@ def engine() -> Iterator[Engine]:
         if _required():
             pytest.fail(f"BENCHDOCK_REQUIRE_REMOTE_DOCKER=1 but no second engine here: {exc}")
         pytest.skip(f"no second Docker engine here: {exc}")
-    print(f"second engine: started in {e.setup_s['engine']:.1f} s, {IMAGE} loaded in "
+    print(f"second engine: started in {e.setup_s['engine']:.1f} s; {e.how} in "
           f"{e.setup_s['image']:.1f} s")
     try:
         yield e
@@ -286,6 +319,8 @@ def test_the_engine_answers_only_with_a_client_certificate(engine: Engine) -> No
     assert info["DockerRootDir"] == str(engine.root / "data")
     # (its ID is the host's: both read /etc/docker/key.json)
     assert host.info()["DockerRootDir"] != info["DockerRootDir"]
+    if "built there" in engine.how:  # its own build, not a copy of the host's image
+        assert remote.images.get(IMAGE).id != host.images.get(IMAGE).id
     certs = Path(engine.env["DOCKER_CERT_PATH"])
     tls = docker.tls.TLSConfig(ca_cert=str(certs / "ca.pem"), verify=True)
     with pytest.raises(Exception) as err:  # requests' or ssl's, by TLS version

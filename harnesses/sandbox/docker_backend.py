@@ -10,6 +10,7 @@ Docker removes it. `reap_orphans` clears any left over from a crash of the engin
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 import os
 import socket
@@ -54,9 +55,17 @@ def _client_class() -> Any:
 
 def docker_client(timeout: float = 10.0, environment: Mapping[str, str] | None = None) -> Any:
     """The engine DOCKER_HOST names (this machine's socket by default), over mutual TLS when
-    DOCKER_TLS_VERIFY / DOCKER_CERT_PATH say so; `environment` instead of os.environ."""
+    DOCKER_TLS_VERIFY / DOCKER_CERT_PATH say so; `environment` instead of os.environ. An
+    ssh:// engine is reached through the system's `ssh` (its config, keys and agent, as the
+    Docker CLI does), though docker-py imports paramiko for it all the same."""
+    host = (os.environ if environment is None else environment).get("DOCKER_HOST", "")
+    if host.startswith("ssh://") and importlib.util.find_spec("paramiko") is None:
+        raise SandboxError(f"DOCKER_HOST={host} needs paramiko, which docker-py imports for "
+                           "ssh:// (`pip install paramiko`; the connection itself is the "
+                           "system's ssh)")
     try:
-        client = _client_class().from_env(timeout=int(timeout), environment=environment)
+        client = _client_class().from_env(timeout=int(timeout), environment=environment,
+                                          use_ssh_client=host.startswith("ssh://"))
         client.ping()
     except Exception as exc:
         raise SandboxError(f"no Docker engine answers: {exc}") from exc
