@@ -368,3 +368,42 @@ def test_humaneval_judged_on_the_remote_engine(engine: Engine) -> None:
     # AutoRemove: nothing left behind on the remote engine either
     left = remote.containers.list(all=True, filters={"label": f"{LABEL}.owner={owner}"})
     assert not left, [c.id for c in left]
+
+
+def test_a_run_of_a_host_mount_harness_ends_at_once_saying_why(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the real engine: an IFEval run against a remote engine fails before asking
+    the model anything, with the refusal as the run's error."""
+    import anyio
+    import httpx
+
+    from benchdock.harnesses.engine import RunExecutor
+    from benchdock.store import queries as q
+    from benchdock.store.db import make_engine
+    from tests.conftest import make_settings
+    from tests.ifeval_support import ifeval_env
+
+    ifeval_env()
+    asked: list[str] = []
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(500)
+
+    monkeypatch.setenv("DOCKER_HOST", NOWHERE)
+    settings = make_settings(tmp_path, "http://fake/v1", sandbox="auto")
+    bench = get_benchmark("ifeval", settings)
+    ids = [t.id for t in bench.tasks()[:2]]
+    db = make_engine(settings.database_url)
+    run = Run(id="remote", benchmark="ifeval", benchmark_version=bench.version,
+              dataset_hash=bench.dataset_hash(), model="fake", endpoint_url="http://fake/v1",
+              task_ids=ids, total=len(ids), status="running", params={"temperature": 0.0})
+    q.add_run(db, run)
+    executor = RunExecutor(settings, db, run, httpx.MockTransport(endpoint))
+    assert anyio.run(executor.execute) == "failed"
+    done = q.get_run(db, "remote")
+    assert done is not None and done.error is not None
+    assert f"ifeval cannot run its sandbox on the Docker engine at DOCKER_HOST={NOWHERE}" \
+        in done.error, done.error
+    assert not asked, asked
+    assert not [s for s in q.all_samples(db, "remote") if s.verdict], "no sample was scored"
