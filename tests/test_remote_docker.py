@@ -15,6 +15,7 @@ engine up front: those checks need nothing.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import shutil
@@ -181,6 +182,12 @@ def make_certs(d: Path) -> None:
     (d / "client-key.pem").rename(d / "key.pem")
 
 
+def _die_with_parent() -> None:
+    """In the engine's process before exec: SIGTERM when the test's process ends, however it
+    ends (kill -9 included), so that no engine outlives the test run."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -225,8 +232,24 @@ def _copy_image(image: str, host: dict[str, str], there: dict[str, str]) -> None
                            f"{load.stderr.decode(errors='replace')[-500:]}")
 
 
+def _clear_stale() -> None:
+    """Engines' directories left by a test process killed outright (its engine got SIGTERM:
+    see `_die_with_parent`, but nothing removed its files): those whose dockerd is gone."""
+    for root in Path(tempfile.gettempdir()).glob("bd-rdocker-*"):
+        try:
+            if time.time() - root.stat().st_mtime < 600:
+                continue  # maybe another test run's, starting
+            pid = int((root / "dockerd.pid").read_text().strip())
+            os.kill(pid, 0)
+            continue  # its engine still runs
+        except (OSError, ValueError):
+            pass
+        stop_engine(root, None)
+
+
 def start_engine() -> Engine:
     """A second dockerd, mutual TLS on a loopback port, with the sandbox image loaded."""
+    _clear_stale()
     missing = [t for t in ("dockerd", "docker", "openssl") if shutil.which(t) is None]
     if missing:
         raise RuntimeError(f"a second Docker engine needs {', '.join(missing)}")
@@ -247,7 +270,8 @@ def start_engine() -> Engine:
              "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
              "--tlscert", str(certs / "server-cert.pem"), "--tlskey", str(certs / "server-key.pem"),
              "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent)
         log.close()  # the engine has its own descriptor
         env = {"DOCKER_HOST": f"tcp://127.0.0.1:{port}", "DOCKER_TLS_VERIFY": "1",
                "DOCKER_CERT_PATH": str(certs)}
