@@ -30,7 +30,7 @@ from benchdock.harnesses.driver_source import RELAY, inline
 from benchdock.harnesses.envs import ManagedEnv, container_mounts
 from benchdock.harnesses.metrics import wilson
 from benchdock.harnesses.sandbox.base import Channel, SandboxError
-from benchdock.harnesses.sandbox.factory import docker_available
+from benchdock.harnesses.sandbox.factory import docker_available, refuse_remote_engine
 from benchdock.store.models import Sample
 
 log = logging.getLogger("benchdock.aider")
@@ -72,6 +72,8 @@ class AiderSession(HarnessSession):
         self._lock = threading.Lock()
         self.closed = False
         mode = ctx.settings.sandbox
+        refuse_remote_engine("aider-polyglot", "aider's managed venv, the host's Python and "
+                             "the recording proxy's unix socket", mode)
         ok, why = docker_available(self.image)
         if mode == "auto":
             mode = "docker" if ok else "local"

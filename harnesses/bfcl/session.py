@@ -29,7 +29,7 @@ from benchdock.harnesses.delegated import (
 from benchdock.harnesses.envs import container_mounts
 from benchdock.harnesses.metrics import wilson
 from benchdock.harnesses.sandbox.base import Channel, SandboxError
-from benchdock.harnesses.sandbox.factory import docker_available
+from benchdock.harnesses.sandbox.factory import docker_available, refuse_remote_engine
 from benchdock.store.models import Sample
 
 START_TIMEOUT_S = 180.0  # importing bfcl_eval cold takes ~10 s; a slow disk, much more
@@ -114,6 +114,8 @@ class BfclSession(HarnessSession):
                      "limits": {"cpu_s": ENTRY_CPU_S, "judge_s": JUDGE_WALL_S,
                                 "mem_bytes": ENTRY_MEM_BYTES, "max_output": ENTRY_MAX_OUTPUT}}
         self.env, self.ctx = env, ctx
+        refuse_remote_engine("bfcl", "BFCL's managed venv, the host's Python and the "
+                             "recording proxy's unix socket", ctx.settings.sandbox)
         self.rpc = SupervisedRpc(self._start)
 
     def _start(self) -> RpcChannel:

@@ -30,7 +30,7 @@ from benchdock.harnesses.envs import container_mounts
 from benchdock.harnesses.ifeval import scoring
 from benchdock.harnesses.ifeval.environment import LM_EVAL_VERSION, IfevalEnv
 from benchdock.harnesses.sandbox.base import Channel, SandboxError
-from benchdock.harnesses.sandbox.factory import docker_available
+from benchdock.harnesses.sandbox.factory import docker_available, refuse_remote_engine
 from benchdock.store.models import Sample
 
 START_TIMEOUT_S = 120.0
@@ -87,6 +87,8 @@ class IfevalSession(HarnessSession):
         self.timeout = httpx.Timeout(ctx.settings.request_timeout_s * 2, connect=10.0)
         self.checker = f"lm-eval {LM_EVAL_VERSION}'s IFEval checkers"
         self.punkt_ok = False
+        refuse_remote_engine("ifeval", "IFEval's managed venv, its NLTK data and the host's "
+                             "Python", ctx.settings.sandbox)
         self.rpc = SupervisedRpc(self._start)
 
     def _start(self) -> RpcChannel:

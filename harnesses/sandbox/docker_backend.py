@@ -9,11 +9,14 @@ Docker removes it. `reap_orphans` clears any left over from a crash of the engin
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
 import os
 import socket
 import struct
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from benchdock.harnesses.sandbox.base import RUNNER_SOURCE, Channel, Sandbox, SandboxError
@@ -28,11 +31,41 @@ DEFAULT_CPU_SHARES = 1024
 BACKGROUND_CPU_SHARES = 2
 
 
-def docker_client(timeout: float = 10.0) -> Any:
+@functools.cache
+def _client_class() -> Any:
+    """docker-py's client, but an engine's own CA (DOCKER_CERT_PATH/ca.pem) is the one that
+    verifies it: requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE in the environment
+    replace a session's CA on every request (psf/requests#3829), and where those are set (a
+    TLS-intercepting proxy's bundle) a tcp:// engine with mutual TLS would never verify."""
     import docker
 
+    class EngineApi(docker.APIClient):  # type: ignore[misc]
+        def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any,
+                                       cert: Any) -> Any:
+            if verify is None and isinstance(self.verify, str):
+                verify = self.verify
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
+    class EngineClient(docker.DockerClient):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.api = EngineApi(*args, **kwargs)
+
+    return EngineClient
+
+
+def docker_client(timeout: float = 10.0, environment: Mapping[str, str] | None = None) -> Any:
+    """The engine DOCKER_HOST names (this machine's socket by default), over mutual TLS when
+    DOCKER_TLS_VERIFY / DOCKER_CERT_PATH say so; `environment` instead of os.environ. An
+    ssh:// engine is reached through the system's `ssh` (its config, keys and agent, as the
+    Docker CLI does), though docker-py imports paramiko for it all the same."""
+    host = (os.environ if environment is None else environment).get("DOCKER_HOST", "")
+    if host.startswith("ssh://") and importlib.util.find_spec("paramiko") is None:
+        raise SandboxError(f"DOCKER_HOST={host} needs paramiko, which docker-py imports for "
+                           "ssh:// (`pip install paramiko`; the connection itself is the "
+                           "system's ssh)")
     try:
-        client = docker.from_env(timeout=int(timeout))
+        client = _client_class().from_env(timeout=int(timeout), environment=environment,
+                                          use_ssh_client=host.startswith("ssh://"))
         client.ping()
     except Exception as exc:
         raise SandboxError(f"no Docker engine answers: {exc}") from exc
@@ -170,7 +203,15 @@ class DockerSandbox(Sandbox):
 def open_container_channel(image: str, command: list[str], volumes: dict[str, dict[str, str]],
                            environment: dict[str, str], memory: str = "4g", cpus: float = 2.0,
                            pids: int = 512, tmpfs: str = "1g") -> Channel:
-    """One confined container running `command`, talking JSON lines on stdin/stdout."""
+    """One confined container running `command`, talking JSON lines on stdin/stdout.
+    `volumes` are paths of this machine: refused on a remote engine, which cannot see them
+    (the harness's own check says so earlier, at the start of its run; this is the net)."""
+    from benchdock.harnesses.sandbox.factory import remote_engine
+
+    host = remote_engine()
+    if volumes and host:
+        raise SandboxError(f"cannot bind-mount this machine's {', '.join(sorted(volumes))} "
+                           f"into a container on the remote Docker engine {host}")
     limits = {"memory": memory, "cpus": cpus, "pids": pids, "tmpfs": tmpfs}
     return _ContainerChannel(docker_client(), image, limits, command, volumes, environment)
 
