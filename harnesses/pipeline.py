@@ -2,11 +2,14 @@
 
 `ChatPipeline` (a `Benchmark`): benchdock asks the model once per sample and scores the
 extracted code in the sandbox. Generation is bounded by the endpoint's concurrency; each
-answer is committed as soon as it exists and handed to the scorers, so execution overlaps
-with later generation — at low CPU priority, so that a model served on the same cores keeps
-them; a timeout met then is decided again at full priority once generation is over. Requests
-go unstreamed where the server reports its own timings (`ttft.py`). Answers already in the store (a resumed run) go straight to scoring;
-answers to identical requests come from the generation cache.
+answer is committed as soon as it exists. With the endpoint on this machine, generation and
+scoring take turns, a batch of answers at a time (`turns.py`: scoring beside a model on the
+same cores slows it more than the scoring takes alone); otherwise each answer is handed to
+the scorers at once, so execution overlaps with later generation at low CPU priority, and a
+timeout met then is decided again at full priority once generation is over. Requests go
+unstreamed where the server reports its own timings (`ttft.py`). Answers already in the
+store (a resumed run) are scored first; answers to identical requests come from the
+generation cache.
 
 `HarnessPipeline` (a `HarnessBenchmark`): the reference harness asks and judges in its own
 process, through benchdock's recording proxy, and each outcome is committed as it arrives.
@@ -40,6 +43,7 @@ from benchdock.harnesses.llm import ChatResult, chat_with_retries, request_body
 from benchdock.harnesses.proxy import Exchange, RecordingProxy
 from benchdock.harnesses.sandbox import Sandbox, SandboxError, open_sandbox
 from benchdock.harnesses.ttft import TtftPlan, stream_every
+from benchdock.harnesses.turns import ANSWERS_PER_RUNNER, Turns, scoring_mode
 from benchdock.store import queries as q
 from benchdock.store.models import Generation, Run, Sample
 
@@ -118,16 +122,27 @@ class ChatPipeline(Pipeline):
         to_ask = [s for s in pending if s.completion is None]
         limiter = anyio.CapacityLimiter(max(1, ex.run.concurrency))
         timeout = httpx.Timeout(settings.request_timeout_s, connect=10.0)
+        mode, why = scoring_mode(settings.var("BENCHDOCK_SCORING"), ex.endpoint.url)
+        log.info("run %s: scoring %s (%s)", ex.run.id,
+                 "in turns with generation" if mode == "turns" else "beside generation", why)
         async with httpx.AsyncClient(timeout=timeout, transport=ex.transport) as client:
-            # while the model generates, scoring yields the CPU to it (a CPU-served model
-            # shares the cores with the sandbox); a timeout met meanwhile is provisional
-            await anyio.to_thread.run_sync(self.sandbox.set_background, bool(to_ask))
-            async with self._scorers() as send, anyio.create_task_group() as gens:
-                for s in pending:
-                    if s.completion is not None:
-                        await send.send(s)
-                    else:
-                        gens.start_soon(self._generate, client, limiter, s, send.clone())
+            if mode == "turns":
+                turns = Turns(ANSWERS_PER_RUNNER * self.sandbox.size)
+                await self._score_batch([s for s in pending if s.completion is not None])
+                async with anyio.create_task_group() as gens:
+                    for s in to_ask:
+                        gens.start_soon(self._generate_in_turn, client, limiter, s, turns)
+                await self._score_batch(turns.rest())
+            else:
+                # while the model generates, scoring yields the CPU to it as far as the
+                # sandbox can; a timeout met meanwhile is provisional
+                await anyio.to_thread.run_sync(self.sandbox.set_background, bool(to_ask))
+                async with self._scorers() as send, anyio.create_task_group() as gens:
+                    for s in pending:
+                        if s.completion is not None:
+                            await send.send(s)
+                        else:
+                            gens.start_soon(self._generate, client, limiter, s, send.clone())
         await anyio.to_thread.run_sync(self.sandbox.set_background, False)
         recheck, self._recheck = self._recheck, []
         if recheck:
@@ -159,6 +174,17 @@ class ChatPipeline(Pipeline):
 
     async def _generate(self, client: httpx.AsyncClient, limiter: anyio.CapacityLimiter,
                         s: Sample, send: ObjectSendStream[Sample]) -> None:
+        answered = await self._answer(client, limiter, s, None)
+        async with send:
+            await send.send(answered)
+
+    async def _generate_in_turn(self, client: httpx.AsyncClient, limiter: anyio.CapacityLimiter,
+                                s: Sample, turns: Turns) -> None:
+        turns.add(await self._answer(client, limiter, s, turns))
+
+    async def _answer(self, client: httpx.AsyncClient, limiter: anyio.CapacityLimiter,
+                      s: Sample, turns: Turns | None) -> Sample:
+        """The sample with its answer (from the cache, or asked), committed."""
         ex = self.ex
         task = ex.tasks[s.task_id]
         body = request_body(ex.run.model, self.bench.messages(task), ex.params, stream=False)
@@ -171,7 +197,8 @@ class ChatPipeline(Pipeline):
                              latency_s=hit.latency_s or 0.0, ttft_s=hit.ttft_s)
             cached = True
         else:
-            async with limiter:
+            async with limiter, (turns.request(self._score_batch) if turns
+                                 else contextlib.nullcontext()):
                 stream = self.ttft.stream_next()
                 if stream:
                     body = request_body(ex.run.model, self.bench.messages(task), ex.params)
@@ -193,40 +220,56 @@ class ChatPipeline(Pipeline):
         if not cached:  # where this sample's time to first token came from
             values["extra"] = {"ttft_source": res.ttft_source}
         q.save_generation(ex.db, s.id or 0, ex.holder, **values)
-        async with send:
-            await send.send(s.model_copy(update=values))
+        return s.model_copy(update=values)
 
     async def _score_loop(self, recv: ObjectReceiveStream[Sample]) -> None:
-        assert self.sandbox is not None
-        ex = self.ex
         async with recv:
             async for s in recv:
-                task = ex.tasks[s.task_id]
-                if not (s.code or "").strip():
-                    q.save_verdict(ex.db, s.id or 0, ex.holder, verdict="error",
-                                   detail=no_code_reason(s), exec_s=0.0)
-                    continue
-                yielded = self.sandbox.background
-                try:
-                    v = await anyio.to_thread.run_sync(
-                        self.bench.score, task, s.code or "", self.sandbox,
-                        abandon_on_cancel=True)
-                except SandboxError:
-                    raise  # the sandbox is gone and could not be replaced: the run stops
-                except Exception as exc:
-                    # a scorer that trips over one answer must not stop the run (nor stop a
-                    # resumed run again on the same answer): that sample is an error
-                    log.exception("run %s: scoring %s failed", ex.run.id, s.task_id)
-                    v = Verdict(verdict="error", detail=(
-                        f"benchdock could not score this answer ({type(exc).__name__}: {exc})"))
-                if v.verdict == "timeout" and yielded:
-                    # it ran at low priority beside the model: the time limits measured the
-                    # model's load, not the code; scored again when generation is over
-                    self._recheck.append(s)
-                    continue
-                more = {"extra": v.extra} if v.extra is not None else {}
-                q.save_verdict(ex.db, s.id or 0, ex.holder, verdict=v.verdict, base_verdict=v.base,
-                               plus_verdict=v.plus, detail=v.detail, exec_s=v.exec_s, **more)
+                await self._score(s)
+
+    async def _score_batch(self, batch: list[Sample]) -> None:
+        """Score `batch` with every runner of the sandbox, at full priority."""
+        assert self.sandbox is not None
+        if not batch:
+            return
+        runners = anyio.CapacityLimiter(self.sandbox.size)
+
+        async def one(s: Sample) -> None:
+            async with runners:
+                await self._score(s)
+
+        async with anyio.create_task_group() as tg:
+            for s in batch:
+                tg.start_soon(one, s)
+
+    async def _score(self, s: Sample) -> None:
+        assert self.sandbox is not None
+        ex = self.ex
+        task = ex.tasks[s.task_id]
+        if not (s.code or "").strip():
+            q.save_verdict(ex.db, s.id or 0, ex.holder, verdict="error",
+                           detail=no_code_reason(s), exec_s=0.0)
+            return
+        yielded = self.sandbox.background
+        try:
+            v = await anyio.to_thread.run_sync(
+                self.bench.score, task, s.code or "", self.sandbox, abandon_on_cancel=True)
+        except SandboxError:
+            raise  # the sandbox is gone and could not be replaced: the run stops
+        except Exception as exc:
+            # a scorer that trips over one answer must not stop the run (nor stop a resumed
+            # run again on the same answer): that sample is an error
+            log.exception("run %s: scoring %s failed", ex.run.id, s.task_id)
+            v = Verdict(verdict="error", detail=(
+                f"benchdock could not score this answer ({type(exc).__name__}: {exc})"))
+        if v.verdict == "timeout" and yielded:
+            # it ran at low priority beside the model: the time limits measured the model's
+            # load, not the code; scored again when generation is over
+            self._recheck.append(s)
+            return
+        more = {"extra": v.extra} if v.extra is not None else {}
+        q.save_verdict(ex.db, s.id or 0, ex.holder, verdict=v.verdict, base_verdict=v.base,
+                       plus_verdict=v.plus, detail=v.detail, exec_s=v.exec_s, **more)
 
 
 class HarnessPipeline(Pipeline):

@@ -6,7 +6,8 @@ Starts a throwaway PostgreSQL 15 (tests/pgserver.py) and a fake endpoint that an
 (tests/fake_endpoint.py), then prints:
 1. throughput of claiming, generating and scoring `samples` trivial samples (`count`, the
    tests' benchmark, scored without the sandbox; `runs` runs of samples/runs tasks) with 1, 2
-   and 4 `benchdock worker` processes on PostgreSQL, and with the one worker SQLite allows;
+   and 4 `benchdock worker` processes on PostgreSQL, and with the one worker per machine SQLite
+   allows (each worker, on either store, runs up to BENCHDOCK_WORKER_RUNS runs at once);
 2. the time from a worker's SIGKILL to its run resuming on another worker (the run's holder
    changes, then its next sample is scored), with a lease of `lease` seconds;
 3. compare_dimensions through the in-memory MCP client on perf_compare.py's 100-model store

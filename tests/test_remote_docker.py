@@ -112,6 +112,32 @@ def test_host_mount_harnesses_refuse_a_remote_engine_up_front(
     assert "BENCHDOCK_SANDBOX=local" in why
 
 
+@pytest.mark.parametrize(("name", "mounted", "flag"), [
+    ("aider-polyglot", "unix socket", "AIDER"), ("bfcl", "unix socket", "BFCL"),
+    ("ifeval", "NLTK data", "IFEVAL")])
+def test_list_benchmarks_says_a_host_mount_harness_is_not_ready_on_a_remote_engine(
+        name: str, mounted: str, flag: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An agent choosing what to run sees the refusal before it queues anything (with its
+    venv set up: otherwise the missing venv is what it is told first)."""
+    from benchdock.harnesses.config import Settings
+    from benchdock.harnesses.registry import get_benchmark
+
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    settings = Settings.from_env()
+    bench = get_benchmark(name, settings)
+    before = bench.readiness()
+    if before is not None:
+        if os.environ.get(f"BENCHDOCK_REQUIRE_{flag}") == "1":
+            pytest.fail(f"BENCHDOCK_REQUIRE_{flag}=1 but {name} is not set up: {before}")
+        pytest.skip(f"{name} is not set up here: {before}")
+    monkeypatch.setenv("DOCKER_HOST", NOWHERE)
+    why = get_benchmark(name, Settings.from_env()).readiness()
+    assert why is not None and why.startswith(f"{name} cannot run its sandbox"), why
+    assert mounted in why
+    local = Settings.from_env({**os.environ, "BENCHDOCK_SANDBOX": "local"})
+    assert get_benchmark(name, local).readiness() is None
+
+
 def test_local_sandbox_and_local_engine_are_not_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", NOWHERE)
     refuse_remote_engine("bfcl", "x", "local")  # bubblewrap here: the engine is not used

@@ -166,7 +166,10 @@ class AiderPolyglot(HarnessBenchmark):
             load_env(self.settings.envs_dir)
         except EnvironmentMissing as exc:
             return str(exc)
-        return None
+        from benchdock.harnesses.aider.session import HARNESS, HOST_MOUNTS
+        from benchdock.harnesses.sandbox.factory import remote_refusal
+
+        return remote_refusal(HARNESS, HOST_MOUNTS, self.settings.sandbox)
 
     def exercises(self) -> list[Exercise]:
         root = dataset_root(self.settings)

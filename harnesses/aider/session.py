@@ -33,6 +33,11 @@ from benchdock.harnesses.sandbox.base import Channel, SandboxError
 from benchdock.harnesses.sandbox.factory import docker_available, refuse_remote_engine
 from benchdock.store.models import Sample
 
+HARNESS = "aider-polyglot"
+# what it bind-mounts from this machine (a remote Docker engine cannot run it)
+HOST_MOUNTS = ("aider's managed venv, the host's Python and "
+               "the recording proxy's unix socket")
+
 log = logging.getLogger("benchdock.aider")
 
 # the driver and what it shares with benchdock (the test-report reader, the relay), as one program
@@ -72,8 +77,7 @@ class AiderSession(HarnessSession):
         self._lock = threading.Lock()
         self.closed = False
         mode = ctx.settings.sandbox
-        refuse_remote_engine("aider-polyglot", "aider's managed venv, the host's Python and "
-                             "the recording proxy's unix socket", mode)
+        refuse_remote_engine(HARNESS, HOST_MOUNTS, mode)
         ok, why = docker_available(self.image)
         if mode == "auto":
             mode = "docker" if ok else "local"

@@ -145,7 +145,10 @@ class Bfcl(HarnessBenchmark):
             load_env(self.settings.envs_dir)
         except EnvironmentMissing as exc:
             return str(exc)
-        return None
+        from benchdock.harnesses.bfcl.session import HARNESS, HOST_MOUNTS
+        from benchdock.harnesses.sandbox.factory import remote_refusal
+
+        return remote_refusal(HARNESS, HOST_MOUNTS, self.settings.sandbox)
 
     def _files(self) -> list[Path]:
         blocked = [c for c in self.categories if not c.offline]

@@ -32,6 +32,10 @@ from benchdock.harnesses.sandbox.base import Channel, SandboxError
 from benchdock.harnesses.sandbox.factory import docker_available, refuse_remote_engine
 from benchdock.store.models import Sample
 
+HARNESS = "bfcl"
+# what it bind-mounts from this machine (a remote Docker engine cannot run it)
+HOST_MOUNTS = ("BFCL's managed venv, the host's Python and the "
+               "recording proxy's unix socket")
 START_TIMEOUT_S = 180.0  # importing bfcl_eval cold takes ~10 s; a slow disk, much more
 IN_CONTAINER = {"python": "/opt/bdpy", "env": "/opt/bdenv", "proxy": "/opt/bdproxy"}
 # what one entry's process may use, asking the model or judging (see isolate.py); BFCL's own
@@ -114,8 +118,7 @@ class BfclSession(HarnessSession):
                      "limits": {"cpu_s": ENTRY_CPU_S, "judge_s": JUDGE_WALL_S,
                                 "mem_bytes": ENTRY_MEM_BYTES, "max_output": ENTRY_MAX_OUTPUT}}
         self.env, self.ctx = env, ctx
-        refuse_remote_engine("bfcl", "BFCL's managed venv, the host's Python and the "
-                             "recording proxy's unix socket", ctx.settings.sandbox)
+        refuse_remote_engine(HARNESS, HOST_MOUNTS, ctx.settings.sandbox)
         self.rpc = SupervisedRpc(self._start)
 
     def _start(self) -> RpcChannel:

@@ -74,7 +74,10 @@ class IfEval(HarnessBenchmark):
             self._env()
         except DatasetUnavailable as exc:
             return str(exc)
-        return None
+        from benchdock.harnesses.ifeval.session import HARNESS, HOST_MOUNTS
+        from benchdock.harnesses.sandbox.factory import remote_refusal
+
+        return remote_refusal(HARNESS, HOST_MOUNTS, self.settings.sandbox)
 
     def images(self) -> list[ImageSpec]:
         return [sandbox_image(self.settings)]

@@ -33,6 +33,10 @@ from benchdock.harnesses.sandbox.base import Channel, SandboxError
 from benchdock.harnesses.sandbox.factory import docker_available, refuse_remote_engine
 from benchdock.store.models import Sample
 
+HARNESS = "ifeval"
+# what it bind-mounts from this machine (a remote Docker engine cannot run it)
+HOST_MOUNTS = ("IFEval's managed venv, its NLTK data and the host's "
+               "Python")
 START_TIMEOUT_S = 120.0
 CHECK_TIMEOUT_S = 60.0  # one response's checks take milliseconds; this is a hang
 IN_CONTAINER = {"python": "/opt/bdpy", "env": "/opt/bdenv"}
@@ -87,8 +91,7 @@ class IfevalSession(HarnessSession):
         self.timeout = httpx.Timeout(ctx.settings.request_timeout_s * 2, connect=10.0)
         self.checker = f"lm-eval {LM_EVAL_VERSION}'s IFEval checkers"
         self.punkt_ok = False
-        refuse_remote_engine("ifeval", "IFEval's managed venv, its NLTK data and the host's "
-                             "Python", ctx.settings.sandbox)
+        refuse_remote_engine(HARNESS, HOST_MOUNTS, ctx.settings.sandbox)
         self.rpc = SupervisedRpc(self._start)
 
     def _start(self) -> RpcChannel:

@@ -23,21 +23,28 @@ def remote_engine(environ: Mapping[str, str] | None = None) -> str | None:
     return host
 
 
-def refuse_remote_engine(harness: str, mounts: str, mode: str = "docker") -> None:
-    """Raise, before anything starts, when `harness` would run in Docker (`mode` docker, or
-    auto) on a remote engine: it bind-mounts `mounts` (paths of this machine) into its
-    containers, and an engine on another machine cannot see them; the run would fail late
-    and obscurely (a missing interpreter, a socket that never answers)."""
+def remote_refusal(harness: str, mounts: str, mode: str = "docker") -> str | None:
+    """Why `harness` cannot run its sandbox here when it would run in Docker (`mode` docker,
+    or auto) on a remote engine: it bind-mounts `mounts` (paths of this machine) into its
+    containers, and an engine on another machine cannot see them. None when it can."""
     host = remote_engine()
     if host is None or mode == "local":
-        return
-    raise SandboxError(
+        return None
+    return (
         f"{harness} cannot run its sandbox on the Docker engine at DOCKER_HOST={host}: it "
         f"bind-mounts paths of this machine into its containers ({mounts}), which an engine "
         "on another machine cannot see. What works there: the plain sandboxed benchmarks "
         f"({', '.join(REMOTE_OK)}). For {harness}, run the benchdock worker on the Docker "
         "machine itself (DOCKER_HOST unset), or run it here with BENCHDOCK_SANDBOX=local "
         "(bubblewrap: less isolated than Docker)")
+
+
+def refuse_remote_engine(harness: str, mounts: str, mode: str = "docker") -> None:
+    """Raise `remote_refusal`'s reason, before anything starts: otherwise the run would fail
+    late and obscurely (a missing interpreter, a socket that never answers)."""
+    why = remote_refusal(harness, mounts, mode)
+    if why is not None:
+        raise SandboxError(why)
 
 
 def docker_available(image: str | None = None) -> tuple[bool, str]:
