@@ -1,12 +1,13 @@
 """Scoring and generation taking turns, when both would run on this machine's CPU.
 
 A model served on the same machine as the sandbox (llama.cpp on the CPU, or a GPU server
-whose host threads still want the cores) slows down when answers are scored beside it. On
-2 cores with SmolLM2 served by llama-cpp-python, a full HumanEval run took 1.07x the bare
-unstreamed loop when each answer was scored as it came (sandbox at the lowest Docker CPU
-weight, which only ranks containers among themselves) and 1.02x when scoring waited for
-generation (`tests/perf_benchmark.py`, figure 1, the notes of issue 15): scoring beside
-the model cost more time than the same scoring done alone.
+whose host threads still want the cores) slows down when answers are scored beside it: the
+sandbox's lowest Docker CPU weight ranks containers only among themselves, not against a
+server on the host. Measured on 2 cores, SmolLM2 served by llama-cpp-python, the first 82
+HumanEval tasks, ratio to the bare unstreamed loop (notes of issue 15): with the server on
+both cores (as llama-server runs by default), 1.108x scoring beside generation and 1.030x
+taking turns; with the server on one core (llama-cpp-python's default), the full 164 tasks,
+1.024x beside and 1.022-1.026x in turns on a quiet machine.
 
 So with an endpoint on this machine, generation and scoring take turns: once `batch`
 answers are held, the next request waits; when the requests in flight are answered, the
