@@ -1,7 +1,7 @@
 """Performance figures for the closing note, measured in one run (ratios, not timed tests).
 
     python tests/perf_benchmark.py --endpoint http://127.0.0.1:18080/v1 [--skip-full] [--only-1]
-        [--limit N] [--no-streamed]
+        [--limit N] [--no-streamed] [--legs bare,turns,overlap,turns,bare]
 
 1. a full 164-task `humaneval` run through benchdock vs a bare httpx loop sending the same
    164 requests unstreamed at the same concurrency (target <= 1.05: issue 15);
@@ -10,6 +10,12 @@
    at the same parallelism (target <= 2x);
 4. get_results on a 1,000-sample run through the in-memory MCP client (median <= 100 ms),
    and the idle RSS of `benchdock serve`.
+
+`--legs` measures figure 1 alone as a sequence of legs, each `bare` (the loop) or a
+benchdock run with BENCHDOCK_SCORING set to `turns`, `overlap` or `auto`, and prints each run's
+ratio to the bare loop's time interpolated between the bare legs around it: a machine that
+speeds up or slows down during the measurement (caches, another job ending) moves the bare
+legs too, and a single bare leg would charge that drift to benchdock.
 """
 
 from __future__ import annotations
@@ -176,6 +182,39 @@ def cpu_s(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def legs(args: argparse.Namespace, bodies: list[dict[str, object]], tmp: Path) -> None:
+    plan = [leg.strip() for leg in args.legs.split(",")]
+    bad = [leg for leg in plan if leg not in ("bare", "turns", "overlap", "auto")]
+    if bad or "bare" not in plan:
+        raise SystemExit(f"--legs: {bad or plan}: each leg is bare, turns, overlap or auto, "
+                         "with at least one bare leg")
+    times: list[float] = []
+    for i, leg in enumerate(plan):
+        c0 = cpu_s(args.server_pid)
+        if leg == "bare":
+            wall = bare_loop(args.endpoint, args.model, bodies, concurrency=1)
+        else:
+            os.environ["BENCHDOCK_SCORING"] = leg
+            wall = benchdock_run(tmp / f"leg{i}", args.endpoint, args.model, args.limit)[1]
+        times.append(wall)
+        print(f"leg {i} {leg}: {wall:.1f} s, server CPU {cpu_s(args.server_pid) - c0:.1f} s  "
+              f"[{load()}]", flush=True)
+    bare = [(i, t) for i, (leg, t) in enumerate(zip(plan, times, strict=True)) if leg == "bare"]
+    for i, (leg, t) in enumerate(zip(plan, times, strict=True)):
+        if leg == "bare":
+            continue
+        before = [b for b in bare if b[0] < i][-1:]
+        after = [b for b in bare if b[0] > i][:1]
+        around = before + after
+        if len(around) == 2:
+            (i0, t0), (i1, t1) = around
+            ref = t0 + (t1 - t0) * (i - i0) / (i1 - i0)
+        else:
+            ref = around[0][1]
+        print(f"1. {leg}: {t:.1f} s, ratio {t / ref:.3f} to the bare loop ({ref:.1f} s "
+              "interpolated; target <= 1.05)", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--endpoint", default=os.environ.get("BENCHDOCK_TEST_ENDPOINT", "http://127.0.0.1:8080/v1"))
@@ -186,6 +225,8 @@ def main() -> None:
     p.add_argument("--no-streamed", action="store_true", help="skip the streamed bare loop")
     p.add_argument("--server-pid", type=int, default=None,
                    help="the model server's pid: print the CPU seconds it spends per figure")
+    p.add_argument("--legs", default=None,
+                   help="figure 1 only, as legs: e.g. bare,turns,overlap,turns,bare")
     args = p.parse_args()
     from benchdock.harnesses.llm import SamplingParams, request_body
     from benchdock.harnesses.registry import get_benchmark
@@ -198,6 +239,9 @@ def main() -> None:
                   for t in bench.tasks()[:args.limit]]
         n = len(bodies)
         print(f"load before: {load()}", flush=True)
+        if args.legs:
+            legs(args, bodies, tmp)
+            return
         c0 = cpu_s(args.server_pid)
         bare = bare_loop(args.endpoint, args.model, bodies, concurrency=1)
         c_bare = cpu_s(args.server_pid) - c0
