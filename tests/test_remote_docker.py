@@ -228,6 +228,16 @@ def _unmount_under(root: Path) -> None:
         subprocess.run(["umount", "-l", m], capture_output=True, timeout=30)
 
 
+HOST_BRIDGE = Path("/sys/class/net/docker0")  # the host engine's default bridge
+
+
+def _bridge_name(root: Path) -> str:
+    """The second engine's own bridge (interface names are at most 15 characters). With
+    `--bridge=none` dockerd deletes `docker0` at start, the host engine's bridge, and every
+    later container or `RUN` step on the host engine fails to attach to the network."""
+    return "bdrd" + root.name.rsplit("-", 1)[-1][-8:].lower().replace("_", "")[:8]
+
+
 def stop_engine(root: Path, proc: subprocess.Popen[bytes] | None) -> None:
     if proc is not None:
         proc.terminate()  # dockerd stops its containers and its containerd first
@@ -243,6 +253,7 @@ def stop_engine(root: Path, proc: subprocess.Popen[bytes] | None) -> None:
         except (ValueError, ProcessLookupError):
             pass
     _unmount_under(root)
+    subprocess.run(["ip", "link", "delete", _bridge_name(root)], capture_output=True, timeout=30)
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -276,7 +287,7 @@ def _clear_stale() -> None:
 def start_engine() -> Engine:
     """A second dockerd, mutual TLS on a loopback port, with the sandbox image loaded."""
     _clear_stale()
-    missing = [t for t in ("dockerd", "docker", "openssl") if shutil.which(t) is None]
+    missing = [t for t in ("dockerd", "docker", "openssl", "ip") if shutil.which(t) is None]
     if missing:
         raise RuntimeError(f"a second Docker engine needs {', '.join(missing)}")
     if os.geteuid() != 0:
@@ -289,13 +300,19 @@ def start_engine() -> Engine:
         certs = root / "certs"
         make_certs(certs)
         port = _free_port()
+        bridge = _bridge_name(root)
+        made = subprocess.run(["ip", "link", "add", bridge, "type", "bridge"],
+                              capture_output=True, text=True, timeout=30)
+        if made.returncode != 0:
+            raise RuntimeError(f"could not make the second engine's bridge {bridge}: {made.stderr}")
+        had_host_bridge = HOST_BRIDGE.exists()
         log = open(root / "dockerd.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             ["dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
              "--pidfile", str(root / "dockerd.pid"), "-H", f"tcp://127.0.0.1:{port}",
              "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
              "--tlscert", str(certs / "server-cert.pem"), "--tlskey", str(certs / "server-key.pem"),
-             "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false"],
+             f"--bridge={bridge}", "--iptables=false", "--ip-masq=false", "--ip-forward=false"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=_die_with_parent)
         log.close()  # the engine has its own descriptor
@@ -312,6 +329,8 @@ def start_engine() -> Engine:
             time.sleep(0.5)
         else:
             raise RuntimeError("the second dockerd did not answer in 60 s")
+        if had_host_bridge and not HOST_BRIDGE.exists():
+            raise RuntimeError("starting the second engine deleted the host engine's docker0")
         t1 = time.monotonic()
         host = {k: v for k, v in os.environ.items() if k not in env}
         # as the README says: the base copied over, then `benchdock build-image` against that
@@ -358,6 +377,19 @@ def _client(env: dict[str, str] | None) -> Any:
     if env is None:
         return docker.DockerClient(base_url="unix:///var/run/docker.sock", timeout=30)
     return docker_client(30, environment=env)
+
+
+def test_the_host_engine_keeps_its_network(engine: Engine) -> None:
+    """The second engine leaves the host's alone: its default bridge is still there, and a
+    container on the host engine still gets a network interface."""
+    import docker
+
+    if not HOST_BRIDGE.exists():
+        pytest.fail(f"{HOST_BRIDGE} is missing while the second engine runs")
+    host = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    out = docker.from_env(environment=host).containers.run(
+        IMAGE, ["cat", "/sys/class/net/eth0/address"], remove=True)
+    assert out.strip(), out
 
 
 def test_the_engine_answers_only_with_a_client_certificate(engine: Engine) -> None:
