@@ -73,6 +73,9 @@ class Settings(BaseModel):
         "Where benchdock's own venvs live (reference harnesses', the demo's)"))
     variables: dict[str, str] = Field(default_factory=benchdock_variables, description=(
         "The BENCHDOCK_* variables at start-up: benchmarks' own settings"))
+    endpoints_configured: bool = Field(default=True, description=(
+        "False when neither BENCHDOCK_ENDPOINTS nor a config file names an endpoint: "
+        "discovery then looks on the usual local ports (service/discovery.py)"))
 
     def var(self, name: str, default: str | None = None) -> str | None:
         """A benchmark's own setting (e.g. BENCHDOCK_POLYGLOT_DIR); empty counts as unset."""
@@ -91,6 +94,8 @@ class Settings(BaseModel):
         db = env.get("BENCHDOCK_DATABASE_URL") or f"sqlite:///{home / 'benchdock.db'}"
         return cls(
             endpoints=endpoints,
+            endpoints_configured=bool(env.get("BENCHDOCK_ENDPOINTS", "").strip()
+                                      or env.get("BENCHDOCK_CONFIG")),
             home=home,
             database_url=db,
             sandbox=sandbox,  # type: ignore[arg-type]

@@ -24,8 +24,8 @@ TopP = Annotated[float, Field(gt=0.0, le=1.0, description="Nucleus sampling; 0.9
 MaxTokens = Annotated[int, Field(ge=16, le=262144, description=(
     "Tokens per answer; raise it for reasoning models"))]
 OptionalMaxTokens = Annotated[int | None, Field(ge=16, le=262144, description=(
-    "Tokens per answer; default: the benchmark's (768, EvalPlus's, unless it declares "
-    "another in run_defaults); raise it for reasoning models"))]
+    "Tokens per answer; default: the benchmark's (768 unless its run_defaults say "
+    "otherwise); raise it for reasoning models"))]
 Seed = Annotated[int | None, Field(description="Sent to the server when set")]
 Concurrency = Annotated[int | None, Field(ge=1, le=64, description=(
     "Requests at once; default: what the server reports it can serve (llama-server's "
@@ -34,7 +34,7 @@ EndpointChoice = Annotated[str | None, Field(description=(
     "Endpoint URL or name, when the model id is on several"))]
 Mode = Annotated[str | None, Field(description=(
     "Shorthand for the benchmark's main option (describe_benchmark names it and its "
-    "choices, e.g. how to ask for function calls, or an edit format)"))]
+    "choices)"))]
 Options = Annotated[dict[str, Any] | None, Field(description=(
     "The benchmark's own options by name (describe_benchmark gives their schema)"))]
 

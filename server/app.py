@@ -20,14 +20,16 @@ from fastmcp import FastMCP
 from fastmcp.server.auth import AccessToken, TokenVerifier
 
 from benchdock.harnesses.config import ConfigError, Settings
-from benchdock.harnesses.service import Core
+from benchdock.harnesses.service.operations import Core
 from benchdock.tools import register_all
 
 INSTRUCTIONS = """benchdock evaluates the user's local models on real coding benchmarks and
-helps choose one on evidence. Typical flow: list_models -> plan_evaluation(models,
-budget_minutes) -> run_benchmark(model, benchmark, limit=...) for each planned run ->
-wait_for_run(run_id) until status is final -> get_results(run_id) -> compare_dimensions() ->
-recommend_model(priorities, constraints)."""
+helps choose one on evidence. To choose: list_models -> list_benchmarks (a benchmark that is
+not ready names the setup_benchmark call that fixes it, with its cost) -> decide(models,
+budget_minutes, priorities): it runs in the background; call decide again with the same
+arguments (wait_s up to 45) to read it until status is finished, then use its `choice`. To
+measure by hand: plan_evaluation -> run_benchmark -> wait_for_run -> get_results ->
+compare_dimensions -> recommend_model. Every result is JSON, sent once."""
 
 HTTP_TOKEN_ENV = "BENCHDOCK_HTTP_TOKEN"
 MCP_PATH = "/mcp"  # fastmcp's streamable-HTTP path: clients connect to http://HOST:PORT/mcp

@@ -1,6 +1,7 @@
 """The `benchdock` command: `serve` (the MCP server), `worker`, and the same views for people
 (`run`, `models`, `benchmarks`, `runs`, `results`; `compare`, `recommend`, `plan` and
-`report` in `cli_choice`), plus `setup`, `build-image` and `demo-server` (`cli_demo`).
+`report` in `cli_choice`; `view`, the web viewer, in `cli_view`), plus `setup` (`cli_setup`),
+`build-image` and `demo-server` (`cli_demo`).
 
 Over stdio, stdout is the MCP protocol: everything else here logs to stderr.
 """
@@ -16,12 +17,12 @@ from typing import Any
 
 import anyio
 
-from benchdock.harnesses import service
-from benchdock.harnesses.base import ImageSpec, SetupStep
+from benchdock.harnesses.client.demo import DemoServerDied
 from benchdock.harnesses.config import ConfigError, Settings
-from benchdock.harnesses.demo import DemoServerDied
+from benchdock.harnesses.contract.benchmark import ImageSpec, SetupStep
 from benchdock.harnesses.errors import BenchdockError
-from benchdock.server import cli_decide, cli_demo
+from benchdock.harnesses.service import operations as service
+from benchdock.server import cli_decide, cli_demo, cli_setup, cli_view
 from benchdock.server.cli_choice import add_commands
 from benchdock.server.cli_run import add_run_arguments, print_results, run_request
 from benchdock.server.text import table
@@ -54,15 +55,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from benchdock.harnesses.worker import run_worker
+    from benchdock.harnesses.choice.adaptive_job import run_job as decide_job
+    from benchdock.harnesses.engine.worker import run_worker
+    from benchdock.harnesses.service.setup import run_job as setup_job
 
-    n = run_worker(_settings(), idle_exit_s=args.idle_exit)
+    n = run_worker(_settings(), idle_exit_s=args.idle_exit,
+                   handlers={"setup": setup_job, "decide": decide_job})
     logging.getLogger("benchdock").info("worker done: %d run(s)", n)
     return 0
 
 
 def cmd_workers(args: argparse.Namespace) -> int:
-    from benchdock.harnesses.worker import list_workers
+    from benchdock.harnesses.engine.worker import list_workers
 
     listing = list_workers(service.Core(_settings()).db, args.all)
     rows = [[w.id, "alive" if w.alive else ("stopped" if w.stopped_at else "DEAD"),
@@ -118,6 +122,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.model is None:
         statuses = anyio.run(service.list_models, settings, None)
         models = [m for s in statuses for m in s.models]
+        if not settings.endpoints_configured:  # say what the look at the usual ports found
+            from benchdock.harnesses.service.discovery import endpoints
+
+            note = anyio.run(endpoints, settings)[1]
+            if note:
+                print(f"note: {note}", file=sys.stderr)
         if models:
             args.model = models[0].id
         elif "BENCHDOCK_ENDPOINTS" in os.environ or "BENCHDOCK_CONFIG" in os.environ:
@@ -125,7 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"{[s.error for s in statuses]}", file=sys.stderr)
             return 2
         else:
-            from benchdock.harnesses.demo import DEMO_ALIAS
+            from benchdock.harnesses.client.demo import DEMO_ALIAS
 
             settings.home.mkdir(parents=True, exist_ok=True)
             demo = cli_demo.start_for_run(settings.home / "demo-server.log")
@@ -204,36 +214,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def declared_setups(settings: Settings) -> dict[str, SetupStep]:
     """What the benchmarks' declarations say `benchdock setup` can install."""
-    from benchdock.harnesses.registry import all_benchmarks
+    from benchdock.harnesses.contract.registry import all_benchmarks
 
     return {step.name: step for b in all_benchmarks(settings) for step in b.setups()}
 
 
 def declared_images(settings: Settings) -> dict[str, ImageSpec]:
     """The images the benchmarks' declarations say they run in."""
-    from benchdock.harnesses.registry import all_benchmarks
+    from benchdock.harnesses.contract.registry import all_benchmarks
 
     return {img.name: img for b in all_benchmarks(settings) for img in b.images()}
-
-
-def cmd_setup(args: argparse.Namespace) -> int:
-    from benchdock.harnesses.envs import EnvironmentMissing
-
-    settings = _settings()
-    if args.harness == "demo":
-        try:
-            return cli_demo.setup_demo(settings.envs_dir)
-        except BenchdockError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-    step = declared_setups(settings)[args.harness]
-    try:
-        where = step.run(lambda m: print(m, file=sys.stderr))
-    except EnvironmentMissing as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"{args.harness}: {where}")
-    return 0
 
 
 def cmd_build_image(args: argparse.Namespace) -> int:
@@ -309,11 +299,9 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_cancel)
     add_commands(sub)
     cli_decide.add_commands(sub)
-    s = sub.add_parser("setup", help="install a reference harness's own environment, or build "
-                       "the demo model's llama.cpp")
+    cli_view.add_commands(sub)
+    cli_setup.add_commands(sub)
     settings = Settings.from_env()
-    s.add_argument("harness", choices=[*declared_setups(settings), "demo"])
-    s.set_defaults(fn=cmd_setup)
 
     s = sub.add_parser("build-image", help="build a Docker image: the sandbox, or a harness's")
     images = declared_images(settings)

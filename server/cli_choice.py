@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 from sqlalchemy.engine import make_url
 
-from benchdock.harnesses import service
+from benchdock.harnesses.choice import speeds
 from benchdock.harnesses.choice.adaptive_swap import model_switch_s
 from benchdock.harnesses.choice.compare import compare
 from benchdock.harnesses.choice.plan import dry_run, plan
@@ -18,8 +18,9 @@ from benchdock.harnesses.choice.profiles import DEFAULT_PROFILE, PROFILES
 from benchdock.harnesses.choice.recommend import recommend
 from benchdock.harnesses.choice.views import Constraints
 from benchdock.harnesses.config import Settings
-from benchdock.harnesses.dimensions import DIMENSIONS
+from benchdock.harnesses.contract.dimensions import DIMENSIONS
 from benchdock.harnesses.errors import BenchdockError
+from benchdock.harnesses.service import operations as service
 from benchdock.server.text import table
 
 
@@ -133,8 +134,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     except Exception as exc:  # the store's models still count
         print(f"note: model discovery failed ({exc})", file=sys.stderr)
     switch = {m: s for m, s in model_switch_s(settings.home).items() if m in swapping}
-    p = plan(service.Core(settings).db, args.models, args.budget, _priorities(args), known,
-             switch)
+    db = service.Core(settings).db
+    probes, notes = anyio.run(speeds.ensure, settings, db, [m for m in args.models if m in known])
+    p = plan(db, args.models, args.budget, _priorities(args), known, switch, probes, notes)
     if args.json:
         print(p.model_dump_json(indent=1))
         return 0
@@ -143,7 +145,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(table(rows, ["#", "model", "benchmark", "limit", "tasks", "~min", "dimensions"]))
     print(f"planned {p.planned_minutes:.1f} of {p.budget_minutes:.0f} minutes")
     for u in p.uncovered:
-        print(f"not covered: {u.model} {u.dimension}: {u.reason}")
+        print(f"not covered: {', '.join(u.dimensions)} for {', '.join(u.models)}: {u.reason}"
+              + (f"; {u.setup}" if u.setup else ""))
+    for note in p.notes:
+        print(f"note: {note}")
     return 0
 
 

@@ -1,20 +1,22 @@
-"""`benchdock decide`: the adaptive comparison, run to the end in the foreground, its
-running intervals on stderr."""
+"""`benchdock decide`: the adaptive comparison, the same job the `decide` tool starts (the
+worker runs it; more than four models are screened first), followed to its end here with its
+running state on stderr; Ctrl-C cancels it, --detach leaves it running."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import anyio
 
-from benchdock.harnesses import service
-from benchdock.harnesses.choice.adaptive import decide
+from benchdock.harnesses.choice import adaptive_job
 from benchdock.harnesses.choice.adaptive_views import DecideRequest, Decision
 from benchdock.harnesses.choice.profiles import PROFILES
 from benchdock.harnesses.config import Settings
-from benchdock.harnesses.dimensions import DIMENSIONS
+from benchdock.harnesses.contract.dimensions import DIMENSIONS
 from benchdock.harnesses.errors import BenchdockError
+from benchdock.harnesses.service import operations as service
 from benchdock.server.text import table
 
 
@@ -32,7 +34,10 @@ def _priorities(args: argparse.Namespace) -> str | dict[str, float] | None:
 
 
 def show(d: Decision) -> None:
-    print(f"{d.status}: {d.verdict}")
+    print(f"{d.status}: {d.verdict}" + (f"; use {d.choice}" if d.choice else ""))
+    if d.screening:
+        print(f"screened {d.screening.models} models: {d.screening.rule}")
+        print("  " + ", ".join(f"{m} {r:.2f}" for m, r in d.screening.rates.items()))
     rows = [[x.dimension, x.benchmark, x.status, x.winner or ", ".join(x.equivalent or []),
              "; ".join(f"{p.a}-{p.b} [{p.lower:+.3f}, {p.upper:+.3f}]" for p in x.intervals),
              f"{x.tasks}/{x.population}"] for x in d.dimensions]
@@ -57,15 +62,29 @@ def cmd_decide(args: argparse.Namespace) -> int:
         tasks_per_benchmark=args.tasks_per_benchmark, batch=args.batch, seed=args.seed,
         max_tokens=args.max_tokens)
 
-    async def progress(done: int, total: int, message: str) -> None:
-        print(f"[{done}/{total}] {message}", file=sys.stderr, flush=True)
-
-    d = anyio.run(decide, settings, core.db, req, progress, None)
+    d = anyio.run(adaptive_job.request, settings, core.db, req)
+    print(f"decision {d.decision_id}: {d.status}", file=sys.stderr)
+    if args.detach:
+        print(d.decision_id)
+        return 0
+    last = ""
+    try:
+        while d.status in ("queued", "running"):
+            time.sleep(2)
+            d = adaptive_job.state(settings, core.db, d.decision_id)
+            line = f"[{d.minutes:.1f} min] {d.verdict}"
+            if line != last:
+                print(line, file=sys.stderr, flush=True)
+                last = line
+    except KeyboardInterrupt:
+        anyio.run(adaptive_job.request, settings, core.db, req, True)
+        print("\ncancelled (its runs are cancelled too)", file=sys.stderr)
+        return 130
     if args.json:
-        print(d.model_dump_json(indent=1))
+        print(d.model_dump_json(indent=1, exclude_none=True))
     else:
         show(d)
-    return 0
+    return 0 if d.status == "finished" else 1
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -85,4 +104,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--max-tokens", type=int, default=None)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--detach", action="store_true",
+                   help="start it and print its id; the worker carries on (read it with the "
+                        "same command, or the decide tool)")
     s.set_defaults(fn=cmd_decide)

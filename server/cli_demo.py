@@ -9,14 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchdock.harnesses.demo import (
+from benchdock.harnesses.client.demo import (
     DEMO_ALIAS,
     DEMO_MODELS,
     DemoServer,
     DemoServerDied,
     start_demo_server,
 )
-from benchdock.harnesses.envs import EnvironmentMissing
+from benchdock.harnesses.envs.managed import EnvironmentMissing
 
 
 def say(msg: str) -> None:
@@ -25,8 +25,8 @@ def say(msg: str) -> None:
 
 def setup_demo(envs: Path) -> int:
     """Build the demo's venv (once) and show that its libraries hold no AMX or AVX-512."""
-    from benchdock.harnesses import demo_build
-    from benchdock.harnesses.demo import demo_env
+    from benchdock.harnesses.client import demo_build
+    from benchdock.harnesses.client.demo import demo_env
 
     env = demo_env(envs, say=say)
     profile = demo_build.choose_profile()

@@ -8,7 +8,7 @@ import types
 import typing
 from typing import Any
 
-from benchdock.harnesses.views import Results, RunRequest
+from benchdock.harnesses.service.views import Results, RunRequest
 from benchdock.server.text import table
 
 POSITIONAL = ("benchmark",)
@@ -99,6 +99,11 @@ def print_results(res: Results) -> None:
           f"{fmt(timing.get('mean_ttft_s'), '.3f')} s{f' ({sources})' if sources else ''}, "
           f"{fmt(timing.get('tokens_per_s'), '.1f')} "
           f"tok/s, {timing.get('cached', 0)} cached; verdicts {res.metrics.get('verdicts')}")
+    if timing.get("failed_requests") or timing.get("infrastructure_retries"):
+        print(f"reliability: {timing.get('failed_requests', 0)} failed request(s), "
+              f"{timing.get('retried_requests', 0)} retried, "
+              f"{fmt(timing.get('retry_lost_s'), '.1f')} s lost to them; "
+              f"{timing.get('infrastructure_retries', 0)} sandbox rerun(s)")
     if res.samples:
         print(table([[s.task_id, s.status, short(s.detail)] for s in res.samples],
                     ["task", "verdict", "detail"]))

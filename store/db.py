@@ -14,11 +14,13 @@ from sqlalchemy import event, inspect, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from benchdock.store.models import (
+from benchdock.store.tables import (
     DimensionEvidence,
     EndpointSlots,
+    Job,
     Run,
     RunSummary,
+    Sample,
     SchemaMigration,
     Worker,
 )
@@ -39,6 +41,17 @@ def _add_columns(*columns: tuple[str, str]) -> Callable[[Engine], None]:
                 table, column = table_col.split(".")
                 if column not in {c["name"] for c in insp.get_columns(table)}:
                     conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+
+    return apply
+
+
+def _create_indexes(*names: str) -> Callable[[Engine], None]:
+    """Indexes a store made before `tables.py` declared them lacks (a new store has them)."""
+
+    def apply(engine: Engine) -> None:
+        for index in Sample.__table__.indexes:  # type: ignore[attr-defined]
+            if index.name in names:
+                index.create(engine, checkfirst=True)
 
     return apply
 
@@ -84,6 +97,9 @@ MIGRATIONS: list[tuple[str, Callable[[Engine], None]]] = [
     ("0004_run_isolation", _add_columns(("run.isolation", "TEXT"))),
     ("0005_run_options", _run_options),
     ("0006_workers_and_leases", _workers_and_leases),
+    ("0007_sample_run_verdict_index", _create_indexes("ix_sample_run_verdict")),
+    ("0008_jobs", lambda engine: SQLModel.metadata.create_all(
+        engine, tables=[Job.__table__])),  # type: ignore[attr-defined]
 ]
 # one number for pg_advisory_lock: workers starting together on a fresh PostgreSQL store
 # migrate it once, one after the other

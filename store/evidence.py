@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from benchdock.store.db import is_postgres
-from benchdock.store.models import DimensionEvidence, Run, RunSummary
+from benchdock.store.tables import DimensionEvidence, Run, RunSummary
 
 
 @dataclass(frozen=True)
@@ -143,4 +143,22 @@ def task_ids(engine: Engine, evidence_ids: Sequence[int]) -> dict[int, list[str]
         for chunk in _chunks(engine, list(evidence_ids)):
             rows = conn.execute(sa_select(t.id, t.task_ids).where(_among(engine, t.id, chunk)))
             out.update({int(k or 0): (ids.split("\n") if ids else []) for k, ids in rows.all()})
+    return out
+
+
+def reliability(engine: Engine, run_ids: Sequence[str]) -> dict[str, tuple[int, int, float]]:
+    """run id -> (requests, failed requests, seconds lost to them), from each run's timing
+    (runs recorded before these figures existed count as without failures)."""
+    if not run_ids:
+        return {}
+    r = Run.__table__.c  # type: ignore[attr-defined]
+    out: dict[str, tuple[int, int, float]] = {}
+    with engine.connect() as conn:
+        for chunk in _chunks(engine, list(run_ids)):
+            for rid, metrics in conn.execute(sa_select(r.id, r.metrics)
+                                             .where(_among(engine, r.id, chunk))).all():
+                timing = (metrics or {}).get("timing") or {}
+                out[rid] = (int(timing.get("requests") or 0),
+                            int(timing.get("failed_requests") or 0),
+                            float(timing.get("retry_lost_s") or 0.0))
     return out

@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from benchdock.store.models import FINAL_STATUSES, Generation, Run, Sample, utcnow
 from benchdock.store.queue import notify
+from benchdock.store.tables import FINAL_STATUSES, Generation, Run, Sample, utcnow
 
 
 def add_run(engine: Engine, run: Run) -> Run:
@@ -115,6 +115,7 @@ def request_cancel(engine: Engine, run_id: str, reason: str | None = None) -> Ru
             .values(status="cancelled", finished_at=utcnow())
         )
         s.commit()
+    notify(engine)  # the worker holding it stops it now, not at its next look
     return get_run(engine, run_id)
 
 

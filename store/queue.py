@@ -20,7 +20,8 @@ Endpoint capacity is respected across all workers: each endpoint has a row in
 `endpoint_slots` (its declared request slots, whether it swaps models), locked while a run on
 it is claimed; a run holds `min(concurrency, slots)` slots while its lease lives. An endpoint
 without declared slots serves one run at a time; one that swaps models serves runs of one
-model at a time.
+model at a time: declared so by its workers' configuration (`swaps`), or found so by
+discovery when the run was queued (its `params["swapping"]`: llama-swap, ollama, Lemonade).
 
 SQLite differs in two things only, both because its store belongs to one machine: its worker
 serves every run queued there, whatever the endpoint (`claim(endpoints=None)`: a CLI or
@@ -46,7 +47,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from benchdock.store.db import is_postgres
-from benchdock.store.models import EndpointSlots, Run, Worker, utcnow
+from benchdock.store.doorbell import ring
+from benchdock.store.tables import EndpointSlots, Run, Worker, utcnow
 
 CHANNEL = "benchdock_queue"  # LISTEN/NOTIFY: a run was queued or slots were freed
 
@@ -152,10 +154,13 @@ def _fits(s: Session, run: Run, now: datetime) -> int | None:
         .where(col(Run.id) != run.id)
     ).all()
     slots = ep.slots if ep is not None else None
+    # a server that swaps models: as configured, or as discovery found it when the run was
+    # queued (llama-swap, ollama, Lemonade: `params["swapping"]`)
+    swaps = (ep is not None and ep.swaps) or bool((run.params or {}).get("swapping"))
+    if swaps and any(m != run.model for m, _ in holders):
+        return None  # another model is loaded there: never alternate request by request
     if slots is None:
         return None if holders else max(1, run.concurrency)
-    if ep is not None and ep.swaps and any(m != run.model for m, _ in holders):
-        return None  # another model is loaded there: never alternate request by request
     need = max(1, min(run.concurrency, slots))
     used = sum(n or 1 for _, n in holders)
     return need if used + need <= slots else None
@@ -248,10 +253,13 @@ def give_back(engine: Engine, worker_id: str, run_ids: Sequence[str]) -> None:
 
 
 def notify(engine: Engine) -> None:
-    """Wake idle workers (PostgreSQL); on SQLite the one worker polls."""
+    """Wake the workers: NOTIFY on PostgreSQL; on SQLite, the byte its worker's doorbell
+    waits for (store/doorbell.py). A run queued, resumed, cancelled or ended rings."""
     if is_postgres(engine):
         with engine.begin() as conn:
             conn.execute(text("SELECT pg_notify(:c, '')"), {"c": CHANNEL})
+    else:
+        ring(engine)
 
 
 def workers(engine: Engine, include_stopped: bool = False) -> list[tuple[Worker, bool, list[Run]]]:

@@ -5,10 +5,20 @@ from __future__ import annotations
 
 from fastmcp import FastMCP
 
-from benchdock.harnesses.service import Core
-from benchdock.tools import benchmarks, charts, choose, compare, decide, models, runs, workers
+from benchdock.harnesses.service.operations import Core
+from benchdock.tools import (
+    benchmarks,
+    charts,
+    choose,
+    compare,
+    decide,
+    models,
+    runs,
+    setup,
+    workers,
+)
 
 
 def register_all(mcp: FastMCP, core: Core) -> None:
-    for module in (models, benchmarks, runs, compare, choose, decide, charts, workers):
+    for module in (models, benchmarks, setup, runs, compare, choose, decide, charts, workers):
         module.register(mcp, core)

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 from fastmcp import FastMCP
 from pydantic import BaseModel, Field
 
-from benchdock.harnesses import service
-from benchdock.harnesses.base import BenchmarkBrief, BenchmarkInfo
+from benchdock.harnesses.contract.benchmark import BenchmarkBrief, BenchmarkInfo
 from benchdock.harnesses.runspec import (
     BenchmarkId,
     Concurrency,
@@ -24,8 +23,10 @@ from benchdock.harnesses.runspec import (
     Temperature,
     TopP,
 )
-from benchdock.harnesses.service import Core
-from benchdock.harnesses.views import RunRequest
+from benchdock.harnesses.service import links
+from benchdock.harnesses.service import operations as service
+from benchdock.harnesses.service.operations import Core
+from benchdock.harnesses.service.views import RunRequest
 from benchdock.tools._errors import agent_errors
 
 
@@ -44,10 +45,13 @@ class QueuedRun(BaseModel):
     options: dict[str, Any] = Field(description=(
         "The benchmark's options as decided when queued (e.g. `auto` resolved)"))
     options_reason: str | None = Field(default=None, description="Why they are what they are")
+    view_url: str | None = Field(default=None, description=(
+        "The run in the viewer (`benchdock view`), when one serves this store here"))
 
 
 def register(mcp: FastMCP, core: Core) -> None:
-    @mcp.tool(annotations={"readOnlyHint": True})
+    @mcp.tool(annotations={"readOnlyHint": True}, output_schema=None)
+    @agent_errors
     async def list_benchmarks() -> BenchmarkList:
         """The benchmarks benchdock can run, one line each: id, title, the capability
         dimensions it measures, tasks, rough cost, whether it can run on this machine (and
@@ -55,7 +59,7 @@ def register(mcp: FastMCP, core: Core) -> None:
         one benchmark in full (options, needs, dimension map)."""
         return BenchmarkList(benchmarks=service.list_benchmarks(core.settings))
 
-    @mcp.tool(annotations={"readOnlyHint": True})
+    @mcp.tool(annotations={"readOnlyHint": True}, output_schema=None)
     @agent_errors
     async def describe_benchmark(
         benchmark: Annotated[str, Field(description="Benchmark id from list_benchmarks")],
@@ -64,9 +68,10 @@ def register(mcp: FastMCP, core: Core) -> None:
         it, its options (JSON schema; run_benchmark's `options`, `mode` for the main one), run
         defaults that differ (e.g. max_tokens), metrics, parts, and which metric measures
         which dimension."""
-        return service.benchmark(core.settings, benchmark).info()
+        return service.describe(core.settings, benchmark)
 
-    @mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "openWorldHint": True})
+    @mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False,
+                           "openWorldHint": True}, output_schema=None)
     @agent_errors
     async def run_benchmark(
         model: ModelId,
@@ -96,4 +101,6 @@ def register(mcp: FastMCP, core: Core) -> None:
                          concurrency=run.concurrency, endpoint=run.endpoint_url,
                          max_tokens=int(run.params["max_tokens"]),
                          options=dict(run.params.get("options") or {}),
-                         options_reason=run.params.get("options_reason"))
+                         options_reason=run.params.get("options_reason"),
+                         view_url=links.link(service.viewer_base(core.db, core.settings.home),
+                                             links.run_path(run.id)))

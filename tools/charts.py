@@ -11,10 +11,10 @@ from fastmcp.exceptions import ResourceError
 from fastmcp.utilities.types import Image
 from pydantic import Field
 
-from benchdock.harnesses import service
 from benchdock.harnesses.errors import BenchdockError
 from benchdock.harnesses.report.document import build
-from benchdock.harnesses.service import Core
+from benchdock.harnesses.service import operations as service
+from benchdock.harnesses.service.operations import Core
 from benchdock.tools._errors import agent_errors
 
 
@@ -24,7 +24,7 @@ def register(mcp: FastMCP, core: Core) -> None:
         report = build(core.db, models, priorities)
         return report.radar_png if kind == "radar" else report.scatter_png
 
-    @mcp.tool(annotations={"readOnlyHint": True})
+    @mcp.tool(annotations={"readOnlyHint": True}, output_schema=None)
     @agent_errors
     async def get_chart(
         kind: Annotated[Literal["radar", "quality_speed"], Field(description=(
@@ -54,7 +54,7 @@ def register(mcp: FastMCP, core: Core) -> None:
         """One run as JSON: status, settings, metrics and the first 50 samples' verdicts
         (get_results pages through the rest)."""
         try:
-            res = service.results(core.db, run_id, limit=50)
+            res = service.results(core.db, run_id, limit=50, home=core.settings.home)
         except BenchdockError as exc:
             raise ResourceError(str(exc)) from None
         return json.dumps(res.model_dump(mode="json"), indent=1)

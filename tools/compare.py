@@ -8,15 +8,18 @@ import anyio
 from fastmcp import FastMCP
 from pydantic import Field
 
+from benchdock.harnesses.choice import speeds
 from benchdock.harnesses.choice.compare import DEFAULT_PAGE, compare
 from benchdock.harnesses.choice.views import DimensionComparison
-from benchdock.harnesses.dimensions import DIMENSIONS
-from benchdock.harnesses.service import Core
+from benchdock.harnesses.contract.dimensions import DIMENSIONS
+from benchdock.harnesses.service import links
+from benchdock.harnesses.service import operations as service
+from benchdock.harnesses.service.operations import Core
 from benchdock.tools._errors import agent_errors
 
 
 def register(mcp: FastMCP, core: Core) -> None:
-    @mcp.tool(annotations={"readOnlyHint": True})
+    @mcp.tool(annotations={"readOnlyHint": True}, output_schema=None)
     @agent_errors
     async def compare_dimensions(
         models: Annotated[list[str] | None, Field(
@@ -27,11 +30,15 @@ def register(mcp: FastMCP, core: Core) -> None:
             "Models per page (best mean score first when models is not given)"))] = DEFAULT_PAGE,
         offset: Annotated[int, Field(ge=0, description="First model of the page")] = 0,
     ) -> DimensionComparison:
-        """Compare models on the ten capability dimensions of agentic coding. Each cell has the
-        score (0-1), its 95% interval, n (tasks), the runs it comes from (see `runs` for
-        versions and sampling settings) and whether it differs significantly from the
-        dimension's leader (paired over shared tasks, else unpaired). A dimension without
-        evidence says "not measured" and names the benchmark that would measure it with its
-        estimated time here. Each model also gets its measured speed (tokens/s, time to first
-        token, wall time per task). Large stores come in pages (next_offset)."""
-        return await anyio.to_thread.run_sync(compare, core.db, models, dimensions, limit, offset)
+        """Models x the ten dimensions of agentic coding. Each cell: score (0-1), 95%
+        interval, n tasks (runs with the same settings pooled, each task once, newest
+        verdict), its source runs (`runs`), and whether it differs significantly from the
+        dimension's leader (paired on shared tasks). An unmeasured cell names a run that can
+        measure it now (or the set-up it needs) with its time here. Per model: speed
+        (tokens/s, time to first token, wall per task) and failed requests. Paged."""
+        probes = speeds.probes(core.settings.home)
+        res = await anyio.to_thread.run_sync(
+            lambda: compare(core.db, models, dimensions, limit, offset, probes))
+        res.view_url = links.link(service.viewer_base(core.db, core.settings.home),
+                                  links.dimensions_path(models))
+        return res

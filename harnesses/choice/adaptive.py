@@ -26,10 +26,10 @@ from typing import Literal
 import anyio
 from sqlalchemy.engine import Engine
 
-from benchdock.harnesses import service
-from benchdock.harnesses.base import BenchmarkBase
 from benchdock.harnesses.choice import adaptive_swap as swap
+from benchdock.harnesses.choice import speeds
 from benchdock.harnesses.choice.adaptive_cs import PairedCS, verdict
+from benchdock.harnesses.choice.adaptive_rates import rate, tie_break, uninformative
 from benchdock.harnesses.choice.adaptive_runs import scored_prefix, scored_tasks, working_seconds
 from benchdock.harnesses.choice.adaptive_setup import (
     Batch,
@@ -42,6 +42,7 @@ from benchdock.harnesses.choice.adaptive_setup import (
     save_state,
     task_order,
 )
+from benchdock.harnesses.choice.adaptive_trace import DecisionTrace
 from benchdock.harnesses.choice.adaptive_views import (
     BenchmarkSpend,
     DecideRequest,
@@ -50,13 +51,15 @@ from benchdock.harnesses.choice.adaptive_views import (
     PairInterval,
 )
 from benchdock.harnesses.choice.estimates import Estimator
-from benchdock.harnesses.choice.evidence import summarise
 from benchdock.harnesses.config import EndpointConfig, Settings
+from benchdock.harnesses.contract.benchmark import BenchmarkBase
+from benchdock.harnesses.engine.evidence import summarise
 from benchdock.harnesses.errors import BenchdockError
-from benchdock.harnesses.views import RunRequest
+from benchdock.harnesses.service import operations as service
+from benchdock.harnesses.service.views import RunRequest
 from benchdock.store import evidence as ev
 from benchdock.store import queries as q
-from benchdock.store.models import FINAL_STATUSES
+from benchdock.store.tables import FINAL_STATUSES
 
 Progress = Callable[[int, int, str], Awaitable[None]]
 MIN_BATCH = 2  # a batch cut to fit the budget keeps at least this many tasks
@@ -64,8 +67,12 @@ MIN_BATCH = 2  # a batch cut to fit the budget keeps at least this many tasks
 
 class Decider:
     def __init__(self, settings: Settings, db: Engine, req: DecideRequest,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, skip: int = 0) -> None:
+        """`skip`: tasks at the head of each benchmark's order that a screening used (the
+        decision between its leaders starts after them, so the choice of the leaders does
+        not bias their intervals)."""
         self.settings, self.db, self.req, self.progress = settings, db, req, progress
+        self.skip = skip
         self.models = list(req.models)
         self.pairs = list(itertools.combinations(self.models, 2))
         self.alpha = (1 - req.confidence) / len(self.pairs)
@@ -91,14 +98,17 @@ class Decider:
         for m in self.models:
             ep, status, _ = await service.find_model(self.settings, m, None)
             endpoints[m] = (ep, status.swapping)
-        self.did = decision_id(self.req, list(plan))
+        self.did = decision_id(self.req, list(plan), self.skip)
         saved = load_state(self.settings.home, self.did)
-        estimator = Estimator(ev.summaries(self.db))
+        probes, probed = await speeds.ensure(self.settings, self.db, self.models)
+        self.notes += probed
+        estimator = Estimator(ev.summaries(self.db), probes)
         total_w = sum(sum(d.values()) for d in plan.values())
         for bid, dims in plan.items():
             bench = benches[bid]
             ids = [t.id for t in await anyio.to_thread.run_sync(bench.tasks)]
-            order = task_order(bench, ids, self.req.seed, self.req.tasks_per_benchmark)
+            order = task_order(bench, ids, self.req.seed, self.req.tasks_per_benchmark,
+                               self.skip)
             t = Track(bench, dims, order, coverage(bench, order, set(dims)))
             est = [estimator.per_task_s(m, bench) for m in self.models]
             t.per_task_s = sum(s for s, _ in est)
@@ -147,6 +157,23 @@ class Decider:
                     return False
                 self._release()
 
+    async def first_batch(self, size: int, deadline: float | None) -> bool:
+        """Every benchmark's first `size` tasks on every model (a screening), queued once;
+        True when they have all ended, False when the deadline came first."""
+        for t in self.tracks:
+            batch = t.batches[0] if t.batches else await self._queue(
+                t, 0, min(size, len(t.order)))
+            if t.status == "running" and await self._wait(t, batch, deadline) == "timeout":
+                save_state(self.settings.home, self.did, self.tracks)
+                return False
+        save_state(self.settings.home, self.did, self.tracks)
+        return True
+
+    def outstanding(self) -> list[str]:
+        """Runs of this decision that have not ended."""
+        return [r for r in self._run_ids()
+                if service.run_status(self.settings, self.db, r).status not in FINAL_STATUSES]
+
     async def _advance(self, t: Track, deadline: float | None) -> bool:
         """One batch of `t`: the pending one, else a new one. False when the deadline came."""
         pending = next((b for b in t.batches if b.start + b.size > t.fed), None)
@@ -192,6 +219,7 @@ class Decider:
             minutes = sum(working_seconds(self.db, s, t.resumed.get(s.run_id))
                           for s in sts) / 60
             done = sum(s.done for s in sts)
+            t.live = minutes
             final = all(s.status in FINAL_STATUSES for s in sts)
             if done != last or final:
                 self._feed(t, batch)
@@ -205,7 +233,7 @@ class Decider:
                     if s.status not in FINAL_STATUSES and s.run_id not in t.cancelled:
                         service.cancel_run(self.db, s.run_id, reason)
                         t.cancelled[s.run_id] = reason
-                t.spent += minutes
+                t.spent, t.live = t.spent + minutes, 0.0
                 t.samples += done
                 save_state(self.settings.home, self.did, self.tracks)
                 return "decided"
@@ -225,12 +253,13 @@ class Decider:
                         save_state(self.settings.home, self.did, self.tracks)
                         resumed = True
                         continue
-                    t.spent += minutes  # the time was spent, though the batch is not used
+                    # the time was spent, though the batch is not used
+                    t.spent, t.live = t.spent + minutes, 0.0
                     t.samples += done
                     t.status = "budget spent"
                     t.reason = t.reason or t.cancelled.get(cancelled[0].run_id, "cancelled")
                     return "cancelled"
-                t.spent += minutes
+                t.spent, t.live = t.spent + minutes, 0.0
                 t.samples += done
                 return "succeeded"
             if t.spent + minutes > t.share and not resumed:
@@ -260,6 +289,9 @@ class Decider:
             for d in t.weights:
                 if x not in t.covered[d]:
                     continue
+                for m in self.models:
+                    if x in values[m].get(d, {}):
+                        t.outcomes.setdefault((d, m), []).append(values[m][d][x])
                 for a, b in self.pairs:
                     cs = t.cs.setdefault((d, a, b), PairedCS(len(t.covered[d]), self.alpha))
                     va, vb = values[a].get(d, {}), values[b].get(d, {})
@@ -271,9 +303,11 @@ class Decider:
 
     def _check(self, t: Track) -> None:
         states = [self.dimension(t, d).status for d in t.weights]
-        if all(s in ("separated", "equivalent") for s in states):
+        if all(s in ("separated", "equivalent", "not informative") for s in states):
             t.status = "decided"
-            t.reason = f"decided after {t.fed} of {len(t.order)} tasks"
+            t.reason = f"decided after {t.fed} of {len(t.order)} tasks" + (
+                " (not informative: every model at the floor or the ceiling)"
+                if "not informative" in states else "")
         elif t.fed >= len(t.order):
             t.status, t.reason = "exhausted", "every task of the population was run"
 
@@ -301,11 +335,20 @@ class Decider:
     def dimension(self, t: Track, d: str) -> DimensionDecision:
         pairs = [self._pair_interval(t, d, a, b) for a, b in self.pairs]
         status, winner, equal = _settle(self.models, pairs, self.req.margin)
-        if status == "open" and t.status in ("budget spent", "failed"):
+        rates = [rate(m, t.outcomes.get((d, m), [])) for m in self.models]
+        bound = uninformative(rates)
+        note = None
+        if bound is not None and status != "separated":
+            status, winner, equal = "not informative", None, None
+            note = (f"every model scored {bound:g} on all {min(r.n for r in rates)} tasks so "
+                    f"far ({'the floor' if bound == 0 else 'the ceiling'}): {t.bench.id} "
+                    "cannot tell these models apart on this dimension; it is left out of the "
+                    "overall verdict")
+        elif status == "open" and t.status in ("budget spent", "failed"):
             status = "undecided at budget" if t.status == "budget spent" else "failed"
         return DimensionDecision(
             dimension=d, weight=round(t.weights[d], 4), benchmark=t.bench.id, status=status,
-            winner=winner, equivalent=equal, intervals=pairs,
+            winner=winner, equivalent=equal, intervals=pairs, rates=rates, note=note,
             tasks=max((p.tasks for p in pairs), default=0), population=len(t.covered[d]))
 
     def _message(self, t: Track, done: int, total: int) -> str:
@@ -321,22 +364,35 @@ class Decider:
         dims = [self.dimension(t, d) for t in self.tracks for d in t.weights]
         overall = self._overall(dims)
         _, winner, equal = _settle(self.models, overall, self.req.margin)
-        minutes = sum(t.spent for t in self.tracks)
+        minutes = sum(t.spent + t.live for t in self.tracks)
         full = sum(self._full(t) for t in self.tracks)
+        choice, rule = winner, None
         if winner:
             text = f"{winner} is better under the priorities"
         elif equal:
             text = f"{', '.join(equal)} are equivalent within +-{self.req.margin} under the priorities"
+            choice, rule = tie_break(self.db, equal, self._run_ids())
         elif finished:
             text = "undecided at budget: the intervals still include both a difference and none"
         else:
-            text = "in progress: call decide again with the same arguments to continue"
+            text = ("in progress in the background: call decide again with the same arguments "
+                    "for its state (or wait_s to wait for it)")
+        if finished and all(p.tasks == 0 for p in overall) and any(
+                d.status == "not informative" for d in dims):
+            text = ("not informative: every benchmark used left all models at the floor or "
+                    "the ceiling")
+        live = [t for t in self.tracks if t.status == "running"]
+        left = sum(max(0.0, t.share - t.spent - t.live) for t in live)
+        todo = sum(max(0, len(t.order) - t.fed) * self._per_task(t) / 60 for t in live)
         return Decision(
             decision_id=self.did, status="finished" if finished else "running", verdict=text,
-            winner=winner, overall=overall, dimensions=dims,
+            winner=winner, choice=choice, choice_rule=rule, overall=overall, dimensions=dims,
             benchmarks=[self._spend(t) for t in self.tracks], minutes=round(minutes, 2),
+            budget_minutes=self.req.budget_minutes,
+            eta_minutes=None if finished else round(min(left, todo), 1),
             full_minutes=round(full, 2), time_ratio=round(minutes / full, 3) if full else None,
-            notes=[*self.notes,
+            not_decided=[n for n in self.notes if " is not decided" in n] or None,
+            notes=[*(n for n in self.notes if " is not decided" not in n),
                    f"Intervals hold at all times together with probability >= "
                    f"{self.req.confidence} per dimension (split over {len(self.pairs)} "
                    "pair(s)); the overall one is their weighted sum and holds when they all "
@@ -347,7 +403,8 @@ class Decider:
     def _overall(self, dims: Sequence[DimensionDecision]) -> list[PairInterval]:
         out = []
         for i, (a, b) in enumerate(self.pairs):
-            rows = [(d.weight, d.intervals[i]) for d in dims if d.intervals[i].tasks]
+            rows = [(d.weight, d.intervals[i]) for d in dims
+                    if d.intervals[i].tasks and d.status != "not informative"]
             w = sum(x for x, _ in rows)
             if not w:
                 out.append(PairInterval(a=a, b=b, lower=-1, upper=1, tasks=0,
@@ -357,6 +414,9 @@ class Decider:
             hi = sum(x * p.upper for x, p in rows) / w
             out.append(_interval(a, b, lo, hi, sum(p.tasks for _, p in rows), self.req.margin))
         return out
+
+    def _run_ids(self) -> list[str]:
+        return [r for t in self.tracks for b in t.batches for r in b.runs.values()]
 
     def _per_task(self, t: Track) -> float:
         """Seconds per task, all models together: measured here (minutes over the samples
@@ -388,7 +448,8 @@ def _interval(a: str, b: str, lo: float, hi: float, n: int, margin: float) -> Pa
     return PairInterval(a=a, b=b, lower=round(lo, 4), upper=round(hi, 4), tasks=n, verdict=text)
 
 
-Settled = Literal["separated", "equivalent", "open", "undecided at budget", "failed"]
+Settled = Literal["separated", "equivalent", "open", "undecided at budget", "failed",
+                  "not informative"]
 
 
 def _settle(models: Sequence[str], pairs: Sequence[PairInterval],
@@ -436,6 +497,10 @@ async def decide(settings: Settings, db: Engine, req: DecideRequest,
     to the end)."""
     d = Decider(settings, db, req, progress)
     await d.setup()
+    trace = DecisionTrace(settings.home, d.did, req)  # what the viewer shows of it
+    d.progress = trace.follow(lambda: d.result(False), progress)
     finished = await d.run(wait_s)
     save_state(settings.home, d.did, d.tracks)
-    return d.result(finished)
+    answer = d.result(finished)
+    trace.record(answer)
+    return answer

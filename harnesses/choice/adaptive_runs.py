@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
-from benchdock.harnesses.views import RunStatus
+from benchdock.harnesses.service.views import RunStatus
 from benchdock.store import queries as q
 
 

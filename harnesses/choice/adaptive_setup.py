@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchdock.harnesses.base import BenchmarkBase
 from benchdock.harnesses.choice.adaptive_cs import PairedCS
 from benchdock.harnesses.choice.adaptive_views import DecideRequest
-from benchdock.harnesses.choice.catalogue import run_options
+from benchdock.harnesses.choice.catalogue import run_options, saturation_note
 from benchdock.harnesses.choice.profiles import resolve
+from benchdock.harnesses.contract.benchmark import BenchmarkBase
 from benchdock.harnesses.errors import BenchdockError
+from benchdock.harnesses.service.setup import hint
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Track:
     switch_s: float | None = None
     share: float = 0.0  # minutes it may spend
     spent: float = 0.0  # minutes its runs took
+    live: float = 0.0  # minutes the batch under way has taken so far (not yet in `spent`)
     samples: int = 0  # samples those runs scored (all models): spent / samples = per sample
     per_task_s: float = 0.0  # estimated seconds per task, all models together
     basis: str = ""
@@ -55,6 +57,8 @@ class Track:
     cancelled: dict[str, str] = field(default_factory=dict)
     resumed: dict[str, str] = field(default_factory=dict)  # run id -> when it had been cancelled
     cs: dict[tuple[str, str, str], PairedCS] = field(default_factory=dict)
+    # (dimension, model) -> its outcomes on the tasks fed, for its own rate
+    outcomes: dict[tuple[str, str], list[float]] = field(default_factory=dict)
 
     @property
     def weight(self) -> float:
@@ -70,7 +74,7 @@ def choose(req: DecideRequest, benches: dict[str, BenchmarkBase]) -> tuple[
     """benchmark id -> {dimension: weight} and notes on what is left out. With `benchmarks`
     given, those (each deciding the weighted dimensions it measures; all its dimensions
     alike when no priorities are given); else per weighted dimension the first ready
-    benchmark of the catalogue's order (most relevant tasks, broadest)."""
+    benchmark of the catalogue's order (least saturated, most relevant tasks, broadest)."""
     notes: list[str] = []
     out: dict[str, dict[str, float]] = {}
     if req.benchmarks:
@@ -88,23 +92,32 @@ def choose(req: DecideRequest, benches: dict[str, BenchmarkBase]) -> tuple[
         return out, notes
     weights = resolve(req.priorities)[0]
     for dim, w in sorted(weights.items(), key=lambda dw: -dw[1]):
-        ready = [o.bench for o in run_options(dim) if o.bench.readiness() is None]
+        options = [o.bench for o in run_options(dim)]
+        ready = [b for b in options if b.readiness() is None]
         if not ready:
+            fix = next((h for b in options if (h := hint(b))), None)
             notes.append(f"{dim} ({w:.0%} of the weight) is not decided: no benchmark that "
-                         "measures it is ready here (list_benchmarks says what is missing)")
+                         "measures it is ready here; " + (
+                             f"{fix} would make one ready" if fix else
+                             "list_benchmarks says what is missing"))
             continue
         out.setdefault(ready[0].id, {})[dim] = w
         benches.setdefault(ready[0].id, ready[0])
+        note = saturation_note(ready[0], dim)
+        if note:
+            notes.append(f"{dim} is decided on {note}")
     if not out:
         raise BenchdockError("no ready benchmark measures the weighted dimensions; "
                              "list_benchmarks says what each needs")
     return out, notes
 
 
-def task_order(bench: BenchmarkBase, ids: list[str], seed: int, limit: int | None) -> list[str]:
+def task_order(bench: BenchmarkBase, ids: list[str], seed: int, limit: int | None,
+               skip: int = 0) -> list[str]:
+    """The population in its seeded random order, after the first `skip` (a screening's)."""
     order = list(ids)
     random.Random(f"{seed}/{bench.id}").shuffle(order)
-    return order[:limit] if limit else order
+    return (order[:limit] if limit else order)[skip:]
 
 
 def coverage(bench: BenchmarkBase, order: list[str], dims: set[str]) -> dict[str, set[str]]:
@@ -114,9 +127,14 @@ def coverage(bench: BenchmarkBase, order: list[str], dims: set[str]) -> dict[str
             for d in dims}
 
 
-def decision_id(req: DecideRequest, bench_ids: list[str]) -> str:
-    key = json.dumps([req.models, sorted(bench_ids), req.seed, req.tasks_per_benchmark,
-                      req.max_tokens])
+def decision_id(req: DecideRequest, bench_ids: list[str], skip: int = 0) -> str:
+    """What fixes the runs; `skip`: the tasks a screening used first (its leaders' decision
+    starts after them)."""
+    parts: list[object] = [req.models, sorted(bench_ids), req.seed, req.tasks_per_benchmark,
+                           req.max_tokens]
+    if skip:
+        parts.append(skip)
+    key = json.dumps(parts)
     return hashlib.sha1(key.encode()).hexdigest()[:12]
 
 

@@ -22,8 +22,8 @@ from sqlalchemy.engine import Engine
 
 from benchdock.harnesses.choice.adaptive_cs import PairedCS
 from benchdock.harnesses.choice.stats import tasks_to_separate
+from benchdock.harnesses.contract.registry import get_benchmark
 from benchdock.harnesses.errors import BenchdockError
-from benchdock.harnesses.registry import get_benchmark
 from benchdock.store import queries as q
 
 

@@ -11,15 +11,16 @@ the dimension's leader: paired over the tasks both ran, unpaired when they share
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
 from benchdock.harnesses.choice import stats
+from benchdock.harnesses.choice.advice import Ready
 from benchdock.harnesses.choice.catalogue import run_options
 from benchdock.harnesses.choice.estimates import Estimator, suggestions
-from benchdock.harnesses.choice.evidence import ensure_evidence
+from benchdock.harnesses.choice.pool import RULE, pool, values_of
 from benchdock.harnesses.choice.views import (
     DimensionCell,
     DimensionComparison,
@@ -31,7 +32,9 @@ from benchdock.harnesses.choice.views import (
     Source,
     Speed,
 )
-from benchdock.harnesses.dimensions import DIMENSION_INFO, DIMENSIONS
+from benchdock.harnesses.client.speed import Probe
+from benchdock.harnesses.contract.dimensions import DIMENSION_INFO, DIMENSIONS
+from benchdock.harnesses.engine.evidence import ensure_evidence
 from benchdock.harnesses.errors import BenchdockError
 from benchdock.store import evidence as ev
 from benchdock.store.evidence import EvidenceRow, SummaryRow
@@ -46,6 +49,7 @@ class Evidence:
     chosen: dict[str, dict[str, list[EvidenceRow]]] = field(default_factory=dict)
     models: list[str] = field(default_factory=list)
     task_ids: dict[int, list[str]] = field(default_factory=dict)  # loaded on demand
+    members: dict[int, list[str]] = field(default_factory=dict)  # pooled row -> its runs
 
     def pooled(self, model: str, dimension: str) -> stats.Pooled | None:
         rows = self.chosen.get(model, {}).get(dimension)
@@ -59,37 +63,19 @@ class Evidence:
 
 
 def load(db: Engine, models: Sequence[str] | None = None) -> Evidence:
+    """The evidence that counts, pooled (`pool.py`: runs of a model on the same part with
+    the same settings count together, each task once, its newest verdict)."""
     ensure_evidence(db)
     sums = ev.summaries(db, models)  # newest first
     rows = ev.evidence_rows(db, [s.run_id for s in sums])
-    by_run: dict[str, list[EvidenceRow]] = defaultdict(list)
-    for r in rows:
-        by_run[r.run_id].append(r)
-    evidence = Evidence(runs={s.run_id: s for s in sums})
-    # per (model, family, part): the run that scored the most tasks there, newest on ties
-    # (a quick limited run does not push out a full one)
-    size: dict[tuple[str, str], int] = defaultdict(int)
-    for r in rows:
-        size[(r.run_id, r.part)] = max(size[(r.run_id, r.part)], r.n)
-    best: dict[tuple[str, str, str], tuple[int, str]] = {}
-    for s in sums:  # newest first: an older run only wins with more tasks
-        for r in by_run[s.run_id]:
-            key = (s.model, s.family, r.part)
-            n = size[(s.run_id, r.part)]
-            if key not in best or n > best[key][0]:
-                best[key] = (n, s.run_id)
-    for s in sums:
-        for r in by_run[s.run_id]:
-            if best[(s.model, s.family, r.part)][1] == s.run_id:
-                evidence.chosen.setdefault(s.model, {}).setdefault(r.dimension, []).append(r)
+    pooled = pool(sums, rows, lambda ids: ev.task_ids(db, ids))
+    evidence = Evidence(runs={s.run_id: s for s in sums}, chosen=pooled.chosen,
+                        members=pooled.members, task_ids=dict(pooled.task_ids))
     evidence.models = sorted({s.model for s in sums})
     return evidence
 
 
-def _values(row: EvidenceRow) -> list[float]:
-    if row.values is not None:
-        return list(row.values)
-    return [1.0 if c == "1" else 0.0 for c in row.outcomes]
+_values = values_of
 
 
 def check_dimensions(dimensions: Sequence[str] | None) -> list[str]:
@@ -106,7 +92,7 @@ DEFAULT_PAGE = 20  # models per page: a 10-dimension row is ~2k tokens for an ag
 
 def compare(db: Engine, models: Sequence[str] | None = None,
             dimensions: Sequence[str] | None = None, limit: int | None = DEFAULT_PAGE,
-            offset: int = 0) -> DimensionComparison:
+            offset: int = 0, probes: Mapping[str, Probe] | None = None) -> DimensionComparison:
     """The matrix for `models` (default: every model with results, best mean first), one page
     of `limit` models from `offset` (None: all). Leaders and tests use every model compared."""
     dims = check_dimensions(dimensions)
@@ -123,27 +109,28 @@ def compare(db: Engine, models: Sequence[str] | None = None,
     if missing:
         notes.append(f"no succeeded runs for {', '.join(missing)}: every dimension is not "
                      f"measured for {'it' if len(missing) == 1 else 'them'}")
-    estimator = Estimator(list(evidence.runs.values()))
+    estimator = Estimator(list(evidence.runs.values()), probes)
+    ready = Ready()
     leaders = {d: _leader(evidence, wanted, d) for d in dims}
     page = wanted[offset:offset + limit] if limit is not None else wanted[offset:]
     _prefetch_task_ids(db, evidence, leaders, page)
     contexts = _contexts(evidence)
+    failures = _failures(db, evidence, page)
     rows = [ModelRow(
         model=m, context_size=contexts.get(m),
-        dimensions={d: _cell(evidence, estimator, m, d, leaders[d]) for d in dims},
-        speed=estimator.speed.get(m) or NO_SPEED)
+        dimensions={d: _cell(evidence, estimator, m, d, leaders[d], ready) for d in dims},
+        speed=(estimator.speed.get(m) or NO_SPEED).model_copy(update=failures.get(m, {})))
         for m in page]
-    used = {s.run_id for row in rows for c in row.dimensions.values() for s in c.sources}
+    used = {r for row in rows for c in row.dimensions.values() for s in c.sources
+            for r in (s.pooled_runs or [s.run_id])}
     unmeasured = [d for d in dims if any(not r.dimensions[d].measured for r in rows)]
-    notes.append("Per part of each benchmark (a BFCL category, an Aider language) the succeeded "
-                 "run with the most tasks there counts (the newest on ties); limited runs count "
-                 "as they are (see n). "
-                 "Significance is against each dimension's leader at p < 0.05, uncorrected.")
+    notes.append(f"{RULE} Significance is against each dimension's leader at p < 0.05, "
+                 "uncorrected.")
     end = offset + len(rows)
     return DimensionComparison(
         dimensions=dims, models=rows, total_models=len(wanted), offset=offset,
         next_offset=end if end < len(wanted) else None, leaders=leaders, notes=notes,
-        how_to_measure={d: HowToMeasure(benchmarks=[o.bench.id for o in run_options(d)][:6],
+        how_to_measure={d: HowToMeasure(benchmarks=[ready.label(o) for o in run_options(d)][:6],
                                         elsewhere=DIMENSION_INFO[d].elsewhere)
                         for d in unmeasured},
         runs={rid: _ref(evidence.runs[rid]) for rid in sorted(used)})
@@ -159,6 +146,19 @@ def _best_first(evidence: Evidence, dims: Sequence[str]) -> list[str]:
 
 
 NO_SPEED = Speed(tokens_per_s=None, ttft_s=None, wall_s_per_task=None, runs=0)
+
+
+def _failures(db: Engine, evidence: Evidence, models: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Per model: requests that failed in its runs and the seconds lost to them."""
+    runs = [r for r in evidence.runs.values() if r.model in set(models)]
+    rel = ev.reliability(db, [r.run_id for r in runs])
+    out: dict[str, dict[str, float]] = {}
+    for r in runs:
+        _, failed, lost = rel.get(r.run_id, (0, 0, 0.0))
+        mine = out.setdefault(r.model, {"failed_requests": 0, "retry_lost_s": 0.0})
+        mine["failed_requests"] += failed
+        mine["retry_lost_s"] = round(mine["retry_lost_s"] + lost, 2)
+    return out
 
 
 def _contexts(evidence: Evidence) -> dict[str, int]:
@@ -186,10 +186,11 @@ def _ref(s: SummaryRow) -> RunRef:
 
 
 def _cell(evidence: Evidence, estimator: Estimator, model: str, dimension: str,
-          leader: str | None) -> DimensionCell:
+          leader: str | None, ready: Ready) -> DimensionCell:
     pooled = evidence.pooled(model, dimension)
     if pooled is None or pooled.n == 0:
-        return DimensionCell(measured=False, not_measured=not_measured(estimator, model, dimension))
+        return DimensionCell(measured=False,
+                             not_measured=not_measured(estimator, model, dimension, ready))
     rows = evidence.chosen[model][dimension]
     lo, hi = pooled.interval()
     return DimensionCell(
@@ -203,9 +204,13 @@ def _sources(evidence: Evidence, rows: list[EvidenceRow]) -> list[Source]:
     grouped: dict[tuple[str, str], list[EvidenceRow]] = defaultdict(list)
     for r in rows:
         grouped[(r.run_id, r.metric)].append(r)
-    return [Source(run_id=rid, benchmark=evidence.runs[rid].benchmark, metric=metric,
-                   parts=sorted(r.part for r in rs), n=sum(r.n for r in rs))
-            for (rid, metric), rs in grouped.items()]
+    out = []
+    for (rid, metric), rs in grouped.items():
+        members = list(dict.fromkeys(m for r in rs for m in evidence.members.get(r.id, [])))
+        out.append(Source(run_id=rid, benchmark=evidence.runs[rid].benchmark, metric=metric,
+                          parts=sorted(r.part for r in rs), n=sum(r.n for r in rs),
+                          pooled_runs=members or None))
+    return out
 
 
 def _settings_differ(evidence: Evidence, rows: list[EvidenceRow]) -> str | None:
@@ -299,14 +304,20 @@ def _ids(evidence: Evidence, row: EvidenceRow) -> list[str]:
     return evidence.task_ids[row.id]
 
 
-def not_measured(estimator: Estimator, model: str, dimension: str) -> NotMeasured:
+def not_measured(estimator: Estimator, model: str, dimension: str,
+                 ready: Ready | None = None) -> NotMeasured:
     options = suggestions(estimator, model, dimension)
     if not options:
         return NotMeasured(reason="not measured: no benchdock benchmark measures "
                                   f"{DIMENSION_INFO[dimension].title.lower()} yet "
                                   "(see how_to_measure)")
-    best, est = options[0]
+    picked = (ready or Ready()).pick(options)
+    if picked is None:
+        return NotMeasured(reason=(
+            f"not measured: none of the benchmarks that measure it can run here "
+            f"({', '.join(o.bench.id for o, _ in options)}; see how_to_measure)"))
+    best, est, setup = picked
     return NotMeasured(
         reason=f"not measured: {model} has no succeeded run of a benchmark that measures it",
         measured_by=best.bench.id, limit=best.limit, tasks=best.tasks,
-        estimate_minutes=round(est.minutes, 1), estimate_basis=est.basis)
+        estimate_minutes=round(est.minutes, 1), estimate_basis=est.basis, setup=setup)

@@ -17,7 +17,12 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.engine import Engine
 
-from benchdock.harnesses.choice.catalogue import catalogue, run_options
+from benchdock.harnesses.choice.catalogue import (
+    catalogue,
+    least_saturated_ready,
+    run_options,
+    saturation_note,
+)
 from benchdock.harnesses.choice.compare import load
 from benchdock.harnesses.choice.estimates import Estimator
 from benchdock.harnesses.choice.profiles import resolve
@@ -28,8 +33,10 @@ from benchdock.harnesses.choice.views import (
     PlannedRun,
     Uncovered,
 )
-from benchdock.harnesses.dimensions import DIMENSION_INFO
+from benchdock.harnesses.client.speed import Probe
+from benchdock.harnesses.contract.dimensions import DIMENSION_INFO
 from benchdock.harnesses.errors import BenchdockError
+from benchdock.harnesses.service.setup import advice
 from benchdock.store import evidence as ev
 
 THIN = 30  # tasks below which a measured dimension is still worth measuring again
@@ -87,9 +94,12 @@ class Candidate:
 def plan(db: Engine, models: Sequence[str], budget_minutes: float,
          priorities: str | Mapping[str, float] | None = None,
          known_models: Sequence[str] = (),
-         switch_s: Mapping[str, float] | None = None) -> EvaluationPlan:
+         switch_s: Mapping[str, float] | None = None,
+         probes: Mapping[str, Probe] | None = None,
+         notes: Sequence[str] = ()) -> EvaluationPlan:
     """`switch_s`: seconds to load each model on a server that swaps models (measured by
-    `decide`, kept in BENCHDOCK_HOME/switch_costs.json); each planned run pays one load."""
+    `decide`, kept in BENCHDOCK_HOME/switch_costs.json); each planned run pays one load.
+    `probes`: speeds probed for models with nothing measured (`speeds.py`)."""
     if not models:
         raise BenchdockError("name the models to plan for (list_models shows them)")
     if budget_minutes <= 0:
@@ -101,7 +111,13 @@ def plan(db: Engine, models: Sequence[str], budget_minutes: float,
     if unknown:
         raise BenchdockError(f"unknown model(s) {unknown}; models on the endpoints or with "
                              f"results: {', '.join(sorted(valid)) or 'none'}")
-    uncovered: list[Uncovered] = []
+    gaps: dict[tuple[str, str | None], tuple[list[str], list[str]]] = {}
+
+    def gap(reason: str, setup: str | None, m: str, d: str) -> None:
+        ms, ds = gaps.setdefault((reason, setup), ([], []))
+        ms.append(m) if m not in ms else None
+        ds.append(d) if d not in ds else None
+
     need: Need = {}
     for m in dict.fromkeys(models):
         for d, w in weights.items():
@@ -109,12 +125,11 @@ def plan(db: Engine, models: Sequence[str], budget_minutes: float,
             if pooled is not None and pooled.n >= THIN:
                 continue
             if not run_options(d):
-                uncovered.append(Uncovered(model=m, dimension=d, reason=(
-                    "no benchdock benchmark measures it yet; elsewhere: "
-                    + ", ".join(DIMENSION_INFO[d].elsewhere))))
+                gap("no benchdock benchmark measures it yet; elsewhere: "
+                    + ", ".join(DIMENSION_INFO[d].elsewhere), None, m, d)
                 continue
             need[(m, d)] = w if pooled is None else w / 2
-    candidates = _candidates(Estimator(ev.summaries(db)), need, switch_s or {})
+    candidates = _candidates(Estimator(ev.summaries(db), probes), need, switch_s or {})
     runs: list[PlannedRun] = []
     left = budget_minutes
     while True:
@@ -149,42 +164,60 @@ def plan(db: Engine, models: Sequence[str], budget_minutes: float,
                 why=(f"measures {', '.join(dims)} ({worth:.0%} of the priority weight still "
                      f"open for {e.model})"
                      + (f"; limit cut to {best.limit} to fit the budget"
-                        if best.tasks < best.full_tasks else ""))))
+                        if best.tasks < best.full_tasks else "")
+                     + "".join(f"; {note}" for d in dims
+                               if (note := saturation_note(catalogue()[best.bench_id], d))))))
             for d in dims:
                 need.pop((e.model, d), None)
         left -= best.minutes
     for (m, d) in sorted(need):
-        uncovered.append(Uncovered(model=m, dimension=d, reason=_why_not(candidates, m, d)))
+        gap(*_why_not(candidates, m, d), m, d)
     return EvaluationPlan(
         budget_minutes=budget_minutes, planned_minutes=round(budget_minutes - left, 1),
-        runs=runs, uncovered=uncovered, priorities=weights,
-        notes=["Each benchmark runs with the same limit on every model that needs it, so the "
-               "comparison is paired. Estimates come from runs on this endpoint where there "
-               "are any (each run says its basis); limits are per category/language on suites.",
+        runs=runs, priorities=weights,
+        uncovered=[Uncovered(reason=r, setup=s, models=ms, dimensions=ds)
+                   for (r, s), (ms, ds) in gaps.items()],
+        notes=[*notes,
+               "Each benchmark runs with the same limit on every model that needs it, so the "
+               "comparison is paired. Estimates come from runs on this endpoint, else from "
+               "each model's probed speed (each run says its basis); limits are per "
+               "category/language on suites. Only runs that can run now are planned.",
                f"A dimension counts as measured from {THIN} tasks on; below that it is "
                "planned again at half its weight."])
 
 
-def _why_not(candidates: Sequence[Candidate], model: str, dim: str) -> str:
+def _why_not(candidates: Sequence[Candidate], model: str, dim: str) -> tuple[str, str | None]:
+    """Why (model, dim) is not covered, in words shared by every model it applies to, and
+    the set-up that would let it be (None: none would)."""
     mine = [(c, e) for c in candidates for e in c.entries if e.model == model and dim in e.dims]
     ready = [(c, e) for c, e in mine if not c.blocked]
     if not ready:
+        for c, _ in mine:  # the first that a set-up can make ready, best first
+            fix, _blocked = advice(catalogue()[c.bench_id])
+            if fix is not None:
+                return f"{c.bench_id} is not set up here", fix
         c = mine[0][0]
-        return f"{c.bench_id} cannot run here: {c.blocked}"
-    c, e = min(ready, key=lambda ce: ce[1].per_task_min * ce[0].tasks)
-    return (f"over budget: {c.bench_id} (limit {c.limit}) would take "
-            f"~{e.per_task_min * c.tasks:.0f} min for {model}")
+        return f"{c.bench_id} cannot run here: {c.blocked}", None
+    c, _ = min(ready, key=lambda ce: ce[1].per_task_min * ce[0].tasks)
+    worst = max(e.per_task_min * c.tasks for cc, e in ready if cc.bench_id == c.bench_id)
+    return (f"over budget: {c.bench_id} (limit {c.limit}) would take up to ~{worst:.0f} min "
+            "per model"), None
 
 
 def _candidates(estimator: Estimator, need: Need,
                 switch_s: Mapping[str, float]) -> list[Candidate]:
     out: dict[str, Candidate] = {}
     models = list(dict.fromkeys(m for m, _ in need))
-    for d in dict.fromkeys(d for _, d in need):
+    wanted = list(dict.fromkeys(d for _, d in need))
+    # a dimension a less saturated ready benchmark measures is not planned on a more
+    # saturated one (HumanEval at ~95% for frontier models separates nobody)
+    preferred = {d: b for d in wanted if (b := least_saturated_ready(d)) is not None}
+    for d in wanted:
         for opt in run_options(d):
             if opt.bench.id in out:
                 continue
-            measured = {r.dimension for r in opt.bench.dimension_metrics()}
+            measured = {r.dimension for r in opt.bench.dimension_metrics()
+                        if r.dimension not in preferred or preferred[r.dimension].id == opt.bench.id}
             entries = []
             for m in models:
                 dims = tuple(sorted(x for x in measured if (m, x) in need))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from benchdock.harnesses.dimensions import DIMENSIONS
+from benchdock.harnesses.contract.dimensions import DIMENSIONS
 from benchdock.harnesses.errors import BenchdockError
 
 PROFILES: dict[str, dict[str, float]] = {

@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from benchdock.harnesses.choice import stats
-from benchdock.harnesses.choice.catalogue import catalogue, run_options
+from benchdock.harnesses.choice.advice import Ready
+from benchdock.harnesses.choice.catalogue import (
+    TARGET_TASKS,
+    catalogue,
+    least_saturated_ready,
+    run_options,
+    saturation_note,
+    unsaturated,
+)
 from benchdock.harnesses.choice.compare import compare
 from benchdock.harnesses.choice.estimates import Estimator, suggestions
 from benchdock.harnesses.choice.profiles import resolve
@@ -31,7 +39,8 @@ from benchdock.harnesses.choice.views import (
     Ranked,
     Recommendation,
 )
-from benchdock.harnesses.metrics import Z95
+from benchdock.harnesses.client.speed import Probe
+from benchdock.harnesses.contract.metrics import Z95
 from benchdock.store import evidence as ev
 
 # a dimension measured for only one of the top two decides if its weight is at least this
@@ -54,12 +63,13 @@ class Scored:
 def recommend(db: Engine, priorities: str | Mapping[str, float] | None = None,
               constraints: Constraints | None = None,
               models: Sequence[str] | None = None,
-              comparison: DimensionComparison | None = None) -> Recommendation:
+              comparison: DimensionComparison | None = None,
+              probes: Mapping[str, Probe] | None = None) -> Recommendation:
     """`comparison`: one already made of the same models over (at least) the prioritised
     dimensions and every model, so a caller that has it does not compare twice."""
     weights, profile = resolve(priorities)
     constraints = constraints or Constraints()
-    cmp = comparison or compare(db, models, list(weights), limit=None)
+    cmp = comparison or compare(db, models, list(weights), limit=None, probes=probes)
     measurable = {d for d in weights if run_options(d)}
     excluded: list[Excluded] = []
     scored: list[Scored] = []
@@ -74,7 +84,7 @@ def recommend(db: Engine, priorities: str | Mapping[str, float] | None = None,
             excluded.append(Excluded(model=row.model, reason=why))
             continue
         scored.append(_score(row, weights))
-    scored.sort(key=lambda s: (s.score, s.coverage), reverse=True)
+    scored.sort(key=_order)
     front = pareto(scored)
     ranking = [Ranked(rank=i + 1, model=s.row.model, score=s.score, ci95=s.ci,
                       coverage=s.coverage,
@@ -85,13 +95,25 @@ def recommend(db: Engine, priorities: str | Mapping[str, float] | None = None,
     separated, next_run = None, None
     if len(scored) >= 2:
         separated, next_run = _separate(scored[0], scored[1], weights, measurable,
-                                        Estimator(ev.summaries(db)))
+                                        Estimator(ev.summaries(db), probes))
     unmeasurable = sorted(set(weights) - measurable)
     return Recommendation(
         priorities=weights, profile=profile, ranking=ranking, excluded=excluded,
         pareto_front=[s.row.model for s in scored if s.row.model in front],
-        separated=separated, next_run=next_run,
-        summary=_summary(ranking, separated, next_run, unmeasurable, weights))
+        separated=separated, next_run=next_run, tie_rule=TIE_RULE,
+        summary=_summary(ranking, separated, next_run, unmeasurable, weights)
+        + _tie(scored))
+
+
+TIE_RULE = ("by score, then the share of the weight measured; equal on both: more tokens/s, "
+            "then fewer failed requests, then more tasks measured, then the model id")
+
+
+def _order(s: Scored) -> tuple[float, float, float, int, int, str]:
+    """TIE_RULE as a sort key (scores equal to 6 decimals are a tie)."""
+    tasks = sum(c.n for c in s.row.dimensions.values())
+    return (-round(s.score, 6), -round(s.coverage, 6), -(s.row.speed.tokens_per_s or 0.0),
+            int(s.row.speed.failed_requests or 0), -tasks, s.row.model)
 
 
 def violation(row: ModelRow, c: Constraints) -> str | None:
@@ -176,13 +198,13 @@ def _separate(a: Scored, b: Scored, weights: Mapping[str, float], measurable: se
     if gaps:
         dim = max(gaps, key=lambda d: weights[d])
         lacking = [s for s in (a, b) if not s.row.dimensions[dim].measured]
-        options = suggestions(estimator, lacking[0].row.model, dim)
-        if not options:
+        picked = Ready().pick(suggestions(estimator, lacking[0].row.model, dim))
+        if picked is None:
             return False, None
-        opt, est = options[0]
+        opt, est, setup = picked
         return False, NextRun(
             models=[s.row.model for s in lacking], benchmark=opt.bench.id, limit=opt.limit,
-            dimension=dim, estimate_minutes=round(est.minutes * len(lacking), 1),
+            dimension=dim, estimate_minutes=round(est.minutes * len(lacking), 1), setup=setup,
             why=(f"{dim} ({weights[dim]:.0%} of the weight) is not measured for "
                  + " nor ".join(s.row.model for s in lacking)))
     dim = max(both, key=lambda d: weights[d] * math.sqrt(_var(ca[d].ci95) + _var(cb[d].ci95)))
@@ -201,6 +223,12 @@ def _more_of(a: Scored, b: Scored, dim: str, estimator: Estimator) -> NextRun | 
     bench = catalogue().get(bench_id)
     if bench is None:
         return None
+    fresher = least_saturated_ready(dim)
+    note = None
+    if fresher is not None and fresher.id != bench.id and not unsaturated(bench):
+        # more of a saturated benchmark adds noise; a less saturated one can separate them
+        note = saturation_note(fresher, dim)
+        bench_id, bench, target = fresher.id, fresher, max(need or 0, TARGET_TASKS)
     parts = [p for p in bench.parts if any(m.covers(p) for m in bench.dimension_metrics()
                                            if m.dimension == dim)] or list(bench.parts)
     limit = math.ceil(target / len(parts))
@@ -215,7 +243,18 @@ def _more_of(a: Scored, b: Scored, dim: str, estimator: Estimator) -> NextRun | 
         estimate_minutes=round(minutes, 1),
         why=(f"the difference between {a.row.model} and {b.row.model} is within the noise; "
              f"{dim} carries the most uncertainty ({ca.n} and {cb.n} tasks): {gap}; run "
-             f"{bench_id} on both, on the same tasks"))
+             f"{bench_id} on both, on the same tasks" + (f" ({note})" if note else "")))
+
+
+def _tie(scored: Sequence[Scored]) -> str:
+    """Said when the top two tie on score and coverage: why the first is first."""
+    if len(scored) < 2 or _order(scored[0])[:2] != _order(scored[1])[:2]:
+        return ""
+    a, b = scored[0].row, scored[1].row
+    return (f" {a.model} and {b.model} tie on score ({scored[0].score:.3f}); {a.model} is "
+            f"first by the tie rule ({a.speed.tokens_per_s or 0:.1f} vs "
+            f"{b.speed.tokens_per_s or 0:.1f} tokens/s, {a.speed.failed_requests or 0} vs "
+            f"{b.speed.failed_requests or 0} failed requests).")
 
 
 def _summary(ranking: list[Ranked], separated: bool | None, nxt: NextRun | None,
@@ -230,7 +269,8 @@ def _summary(ranking: list[Ranked], separated: bool | None, nxt: NextRun | None,
         out += f" The evidence does not separate it from {ranking[1].model}"
         out += (f"; to decide, run {nxt.benchmark}"
                 + (f" with limit={nxt.limit}" if nxt.limit else "")
-                + f" on {' and '.join(nxt.models)} (~{nxt.estimate_minutes} min)." if nxt else ".")
+                + f" on {' and '.join(nxt.models)} (~{nxt.estimate_minutes} min)"
+                + (f", after {nxt.setup}" if nxt.setup else "") + "." if nxt else ".")
     if unmeasurable:
         share = sum(weights[d] for d in unmeasurable)
         out += (f" {', '.join(unmeasurable)} ({share:.0%} of the weight) cannot be measured by "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from benchdock.harnesses.metrics import Z95, mean_interval, wilson
+from benchdock.harnesses.contract.metrics import Z95, mean_interval, wilson
 
 ALPHA = 0.05
 

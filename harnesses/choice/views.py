@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from benchdock.harnesses.base import Footprint
-from benchdock.harnesses.compact import Compact
+from benchdock.harnesses.contract.benchmark import Footprint
+from benchdock.harnesses.contract.compact import Compact
 
 
 class RunRef(Compact):
@@ -26,11 +26,13 @@ class RunRef(Compact):
 
 
 class Source(Compact):
-    run_id: str = Field(description="Key into `runs`")
+    run_id: str = Field(description="Key into `runs` (the newest, when pooled)")
     benchmark: str
     metric: str
     parts: list[str] = Field(description="Parts of the benchmark used (BFCL categories, languages)")
     n: int
+    pooled_runs: list[str] | None = Field(default=None, description=(
+        "The runs pooled here (same model, part and settings), newest first"))
 
 
 class Significance(Compact):
@@ -57,6 +59,8 @@ class NotMeasured(Compact):
     estimate_minutes: float | None = Field(default=None, description=(
         "That run's estimated time on this endpoint"))
     estimate_basis: str | None = Field(default=None, description="What the estimate rests on")
+    setup: str | None = Field(default=None, description=(
+        "The set-up that run needs first (none of those that can run now measures it)"))
 
 
 class HowToMeasure(BaseModel):
@@ -85,6 +89,9 @@ class Speed(Compact):
         "Mean time to first token (servers that report it)"))
     wall_s_per_task: float | None = Field(default=None, description="Run wall time per task, as run here")
     runs: int = Field(description="Succeeded runs these figures come from")
+    failed_requests: int | None = Field(default=None, description=(
+        "Requests to the endpoint that failed in those runs (retried or not)"))
+    retry_lost_s: float | None = Field(default=None, description="Seconds lost to them")
 
 
 class ModelRow(Compact):
@@ -107,14 +114,17 @@ class DimensionComparison(BaseModel):
         "Per dimension not measured for some model on this page: what would measure it"))
     runs: dict[str, RunRef] = Field(description="Provenance of every run used, by run_id")
     notes: list[str]
+    view_url: str | None = Field(default=None, description=(
+        "This comparison in the viewer (`benchdock view`), when one serves this store here"))
 
 
 class Constraints(BaseModel):
     min_tokens_per_s: float | None = Field(default=None, ge=0, description=(
-        "Only models measured at least this fast (generated tokens/s)"))
-    max_ttft_s: float | None = Field(default=None, gt=0, description="Only models whose mean time to first token is at most this")
+        "Generated tokens/s, at least"))
+    max_ttft_s: float | None = Field(default=None, gt=0, description=(
+        "Mean time to first token, at most"))
     context_needed: int | None = Field(default=None, ge=1, description=(
-        "Tokens of context the job needs: the model's context size must be at least this"))
+        "Context size the job needs, at least"))
     max_wall_s_per_task: float | None = Field(default=None, gt=0)
 
 
@@ -142,6 +152,8 @@ class NextRun(BaseModel):
     dimension: str = Field(description="The dimension that decides between the top candidates")
     estimate_minutes: float | None = Field(description="For all of the models, on this endpoint")
     why: str
+    setup: str | None = Field(default=None, description=(
+        "The set-up it needs first (setup_benchmark), with its cost; null: it can run now"))
 
 
 class Recommendation(BaseModel):
@@ -154,6 +166,7 @@ class Recommendation(BaseModel):
         "Whether the evidence separates #1 from #2 (null: fewer than two candidates)"))
     next_run: NextRun | None = Field(description=(
         "When not separated: the cheapest run that would measure the deciding dimension"))
+    tie_rule: str = Field(description="How models with the same score are ordered")
     summary: str
 
 
@@ -192,16 +205,20 @@ class DryRun(BaseModel):
     total_hours: float = Field(description="All models one after another, plus the download")
 
 
-class Uncovered(BaseModel):
-    model: str
-    dimension: str
+class Uncovered(Compact):
+    """Dimensions a plan cannot cover, grouped by why (said once for all the models)."""
+
     reason: str
+    models: list[str]
+    dimensions: list[str]
+    setup: str | None = Field(default=None, description=(
+        "The set-up that would let the plan cover them (setup_benchmark), with its cost"))
 
 
 class EvaluationPlan(BaseModel):
     budget_minutes: float
     planned_minutes: float
     runs: list[PlannedRun] = Field(description="Queue these in order with run_benchmark")
-    uncovered: list[Uncovered]
+    uncovered: list[Uncovered] = Field(description="What it cannot cover, grouped by reason")
     priorities: dict[str, float]
     notes: list[str]

@@ -88,27 +88,47 @@ class JudgeReply:
 def run_judge(sandbox: Sandbox, mode: str, payload: dict[str, Any], timeout_s: float,
               mem_bytes: int | None = None, stdin_text: str | None = None) -> JudgeReply:
     """One job. `stdin_text` is the already-encoded payload without its nonce's closing
-    (see `encode_payload`), for callers that cache the expensive part."""
+    (see `encode_payload`), for callers that cache the expensive part.
+
+    A judge killed by a signal before its verdict (the kernel's OOM killer, a runner torn
+    down from outside, or the code under test) is judged once more: the sample is charged
+    only when that reproduces, and its reason then says so."""
     ensure_lib(sandbox, "pyjudge", judge_files())
-    nonce = secrets.token_hex(16)
     body = stdin_text if stdin_text is not None else codec.encode(payload, PAYLOAD_BUDGET)
+    reply, killed = _judge_once(sandbox, mode, body, timeout_s, mem_bytes)
+    if not killed:
+        return reply
+    log.warning("the judge was killed before its verdict (%s); judging once more", reply.problem)
+    sandbox.note_retry(f"the judge was killed before its verdict: {reply.problem}")
+    again, killed = _judge_once(sandbox, mode, body, timeout_s, mem_bytes)
+    if killed and again.problem is not None:
+        again.problem += "; reproduced on a second attempt"
+    return again
+
+
+def _judge_once(sandbox: Sandbox, mode: str, body: str, timeout_s: float,
+                mem_bytes: int | None) -> tuple[JudgeReply, bool]:
+    """One judge job: its reply, and whether a signal killed the judge before a verdict."""
+    nonce = secrets.token_hex(16)
     stdin = with_nonce(body, nonce)
     res = sandbox.execute({}, ["python3", "-I", "-c", BOOT, mode], timeout_s, stdin=stdin,
                           mem_bytes=mem_bytes, max_output=4096, verdict_channel=True)
     fault = getattr(res, "fault", None)
     if fault:
         return JudgeReply(None, f"the sandbox failed during this sample: {fault}", False,
-                          res.duration_s)
+                          res.duration_s), False
     verdict = getattr(res, "verdict", None)
     if not verdict:
         tail = res.stderr.strip()[-600:]
+        killed = not res.timed_out and res.exit_code is not None and res.exit_code < 0
         if res.timed_out:
             why = (f"the judge gave no verdict within {timeout_s:g} s (the code under test "
                    "may have stopped or starved it)")
         else:
             why = (f"the judge ended without a verdict (exit status {res.exit_code}; the code "
                    "under test may have killed it)")
-        return JudgeReply(None, why + (f": {tail}" if tail else ""), res.timed_out, res.duration_s)
+        return JudgeReply(None, why + (f": {tail}" if tail else ""), res.timed_out,
+                          res.duration_s), killed
     lines = verdict.splitlines()
     try:
         result = json.loads(lines[0]) if len(lines) == 1 else None
@@ -116,13 +136,13 @@ def run_judge(sandbox: Sandbox, mode: str, payload: dict[str, Any], timeout_s: f
         result = None
     if not isinstance(result, dict):
         return JudgeReply(None, "the verdict channel held something other than one verdict "
-                          "from the judge", False, res.duration_s)
+                          "from the judge", False, res.duration_s), False
     if "error" in result:
-        return JudgeReply(None, str(result["error"]), False, res.duration_s)
+        return JudgeReply(None, str(result["error"]), False, res.duration_s), False
     if result.pop("nonce", None) != nonce:
         return JudgeReply(None, "the verdict channel held a verdict without this job's nonce",
-                          False, res.duration_s)
-    return JudgeReply(result, None, False, res.duration_s)
+                          False, res.duration_s), False
+    return JudgeReply(result, None, False, res.duration_s), False
 
 
 def with_nonce(encoded_payload: str, nonce: str) -> str:

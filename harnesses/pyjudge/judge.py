@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 VERDICT_FD = 3
-WORKERS = {"humaneval": 1, "evalplus": 2, "time": 0, "testgen": 0}
+WORKERS = {"humaneval": 1, "evalplus": 2, "time": 0, "testgen": 0, "bigcodebench": 0}
 
 
 def _nondumpable() -> None:

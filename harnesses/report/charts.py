@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.projections.polar import PolarAxes
 
 from benchdock.harnesses.choice.views import DimensionComparison, Recommendation
-from benchdock.harnesses.dimensions import DIMENSION_INFO
+from benchdock.harnesses.contract.dimensions import DIMENSION_INFO
 
 RADAR_MAX_MODELS = 6
 

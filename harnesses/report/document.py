@@ -14,12 +14,12 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.engine import Engine
 
-from benchdock.harnesses.base import Table
 from benchdock.harnesses.choice.compare import compare
 from benchdock.harnesses.choice.recommend import recommend
 from benchdock.harnesses.choice.views import Constraints, DimensionComparison, Recommendation
-from benchdock.harnesses.dimensions import DIMENSION_INFO
-from benchdock.harnesses.registry import run_tables
+from benchdock.harnesses.contract.benchmark import Table
+from benchdock.harnesses.contract.dimensions import DIMENSION_INFO
+from benchdock.harnesses.contract.registry import run_tables
 from benchdock.harnesses.report import charts
 from benchdock.store import queries as q
 

@@ -6,12 +6,8 @@ error); "the model's code failed" is an `ExecResult` with a non-zero exit (a sam
 """
 
 from benchdock.harnesses.sandbox.base import ExecResult, Sandbox, SandboxError
-from benchdock.harnesses.sandbox.factory import (
-    docker_available,
-    open_sandbox,
-    refuse_remote_engine,
-    remote_engine,
-)
+from benchdock.harnesses.sandbox.factory import docker_available, open_sandbox
+from benchdock.harnesses.sandbox.remote import refuse_remote_engine, remote_engine
 
 __all__ = ["ExecResult", "Sandbox", "SandboxError", "docker_available", "open_sandbox",
            "refuse_remote_engine", "remote_engine"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import logging
 import queue
 import threading
 import time
@@ -13,6 +14,7 @@ from importlib import resources
 
 from pydantic import BaseModel
 
+log = logging.getLogger("benchdock.sandbox")
 RUNNER_SOURCE = resources.files("benchdock.harnesses.sandbox").joinpath("runner.py").read_text()
 GRACE_S = 15.0
 # the niceness of jobs run while the model generates: CFS then gives a job ~1.5 % of a core
@@ -39,6 +41,18 @@ class ExecResult(BaseModel):
     verdict: str | None = None
     verdict_truncated: bool = False
     fault: str | None = None
+    retried: str | None = None  # the first attempt's runner broke (why): this is the rerun
+
+
+class _Fault(str):
+    """Why a runner broke during a job (`hung`: it gave no answer in time)."""
+
+    hung: bool
+
+    def __new__(cls, why: str, hung: bool) -> _Fault:
+        self = super().__new__(cls, why)
+        self.hung = hung
+        return self
 
 
 class Channel(ABC):
@@ -86,6 +100,8 @@ class Sandbox(ABC):
         self._ids = itertools.count()
         self._lock = threading.Lock()
         self._closed = False
+        # why a runner broke during a job that then ran again on a fresh one (the run counts them)
+        self.retries: list[str] = []
 
     @abstractmethod
     def _open_channel(self) -> Channel: ...
@@ -138,25 +154,51 @@ class Sandbox(ABC):
         max_output: int = 16384,
         verdict_channel: bool = False,
     ) -> ExecResult:
-        """Run one job. A job that breaks the sandbox (kills its runner, hangs it, makes it
-        unclean) gets a result with `fault` and the sandbox is replaced: one sample never
-        sinks a run. Only a sandbox that cannot be replaced raises `SandboxError`."""
+        """Run one job. A runner that dies, hangs or garbles its stream during a job is
+        replaced and the job runs again on the fresh one: only a failure that reproduces is
+        the job's (`fault`, "reproduced"), so a runner killed from outside (or an
+        infrastructure fault) never becomes the sample's verdict. After a reproduced fault a
+        trivial job checks the sandbox itself; when that fails too the sandbox is broken and
+        `SandboxError` ends the run with the cause. Only a sandbox that cannot be replaced
+        raises `SandboxError` otherwise."""
         if self._closed:
             raise SandboxError("the sandbox is closed")
-        ch = self._free.get()
         job = {
-            "id": next(self._ids), "files": _b64(files), "argv": argv, "timeout": timeout_s,
+            "files": _b64(files), "argv": argv, "timeout": timeout_s,
             "stdin": stdin, "mem_bytes": mem_bytes, "max_output": max_output,
             "verdict_fd": verdict_channel, "nice": BACKGROUND_NICE if self.background else 0,
         }
         t0 = time.monotonic()
+        first, fresh = self._attempt(self._free.get(), job)
+        if isinstance(first, ExecResult):
+            return first
+        log.warning("%s sandbox: %s; running the job again on a fresh runner", self.kind, first)
+        self.note_retry(str(first))
+        again, fresh = self._attempt(fresh, job)
+        if isinstance(again, ExecResult):
+            again.retried = first
+            return again
+        self._check_health(fresh, again)
+        return ExecResult(exit_code=None, stdout="", stderr="", timed_out=again.hung,
+                          duration_s=time.monotonic() - t0, truncated=False,
+                          fault=f"{again}; reproduced on a fresh runner", retried=str(first))
+
+    def note_retry(self, why: str) -> None:
+        """Count a job run again because something broke under it (the run reports these)."""
+        with self._lock:
+            self.retries.append(why)
+
+    def _attempt(self, ch: Channel, job: dict[str, object]) -> tuple[ExecResult | _Fault, Channel]:
+        """Run `job` on runner `ch`: its result and the runner back in the pool, or why the
+        runner broke and a fresh runner (not in the pool) in its place."""
+        job = {**job, "id": next(self._ids)}
         try:
-            reply = ch.request(job, timeout_s + GRACE_S)
+            reply = ch.request(job, float(job["timeout"]) + GRACE_S)  # type: ignore[arg-type]
             if reply.get("id") != job["id"]:  # only the runner writes this stream
                 raise SandboxError(f"a reply that is not the runner's (id {reply.get('id')!r})")
             result = None if "runner_error" in reply else ExecResult.model_validate(reply)
         except (TimeoutError, SandboxError, OSError, ValueError) as exc:
-            self._replace(ch, exc)
+            fresh = self._replace(ch, exc)
             hung = isinstance(exc, TimeoutError)
             if hung:
                 why = f"the {self.kind} sandbox's runner hung during this job ({exc})"
@@ -166,30 +208,46 @@ class Sandbox(ABC):
             else:
                 why = (f"the {self.kind} sandbox's runner died during this job ({exc}): the "
                        "code killed it or exhausted the sandbox")
-            return ExecResult(exit_code=None, stdout="", stderr="", timed_out=hung,
-                              duration_s=time.monotonic() - t0, truncated=False,
-                              fault=why + "; a fresh sandbox replaced it")
+            return _Fault(why, hung), fresh
         if "runner_error" in reply:
-            self._replace(ch, SandboxError(str(reply["runner_error"])))
+            self._free.put(self._replace(ch, SandboxError(str(reply["runner_error"]))))
             raise SandboxError(f"runner error: {reply['runner_error']}")
         if reply.get("recycle"):  # the job left something behind: never reuse this runner
-            self._replace(ch, SandboxError(str(reply["recycle"])))
+            self._free.put(self._replace(ch, SandboxError(str(reply["recycle"]))))
         else:
             self._free.put(ch)
         assert result is not None
-        return result
+        return result, ch
 
-    def _replace(self, ch: Channel, exc: BaseException) -> None:
-        """Throw a runner away and put a fresh one in the pool (SandboxError if impossible)."""
+    def _check_health(self, ch: Channel, fault: _Fault) -> None:
+        """After a fault that reproduced: a trivial job on a fresh runner. If even that
+        fails, the sandbox is what breaks (not the sample's code): `SandboxError`."""
+        canary = {"id": next(self._ids), "files": {}, "argv": ["python3", "-c", "pass"],
+                  "timeout": 30.0, "max_output": 1024}
+        try:
+            reply = ch.request(canary, 30.0 + GRACE_S)
+            ok = reply.get("id") == canary["id"] and reply.get("exit_code") == 0
+        except (TimeoutError, SandboxError, OSError, ValueError) as exc:
+            ok, reply = False, {"error": repr(exc)}
+        if ok and not reply.get("recycle"):
+            self._free.put(ch)
+            return
+        self._discard(ch)
+        raise SandboxError(
+            f"the {self.kind} sandbox keeps failing: {fault}, twice, and then a trivial job "
+            f"failed on a fresh runner too ({str(reply)[:200]})")
+
+    def _replace(self, ch: Channel, exc: BaseException) -> Channel:
+        """Throw a runner away and start a fresh one, returned to the caller (who puts it
+        in the pool); `SandboxError` if no fresh runner can start."""
         self._discard(ch)
         if self._closed:
             raise SandboxError("the sandbox was closed during execution") from exc
         try:
-            fresh = self._new_channel()
+            return self._new_channel()
         except SandboxError as err:
             raise SandboxError(f"{self.kind} sandbox broke ({exc}) and could not be "
                                f"replaced: {err}") from err
-        self._free.put(fresh)
 
     def _discard(self, ch: Channel) -> None:
         with self._lock:

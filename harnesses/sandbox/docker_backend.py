@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from benchdock.harnesses.sandbox.base import RUNNER_SOURCE, Channel, Sandbox, SandboxError
+from benchdock.harnesses.sandbox.remote import remote_engine
 
 log = logging.getLogger("benchdock.sandbox")
 LABEL = "org.benchdock.sandbox"
@@ -92,7 +93,7 @@ class _ContainerChannel(Channel):
                 stdin_open=True,
                 detach=False,
                 auto_remove=True,
-                network_mode="none",
+                network_mode=limits.get("network", "none"),
                 read_only=True,
                 tmpfs={"/tmp": f"rw,exec,nosuid,size={limits['tmpfs']}"},
                 user="65534:65534",
@@ -167,17 +168,19 @@ class DockerSandbox(Sandbox):
     # process instead of the code getting EvalPlus's MemoryError
     def __init__(
         self, image: str, size: int = 2, *, memory: str = "5g", cpus: float = 1.0,
-        pids: int = 256, tmpfs: str = "512m",
+        pids: int = 256, tmpfs: str = "512m", network: bool = False,
     ) -> None:
         super().__init__(size)
         self.image = image
         self.client = docker_client()
-        self.limits = {"memory": memory, "cpus": cpus, "pids": pids, "tmpfs": tmpfs}
+        self.limits = {"memory": memory, "cpus": cpus, "pids": pids, "tmpfs": tmpfs,
+                       "network": "bridge" if network else "none"}
 
     @property
     def isolation(self) -> str:  # type: ignore[override]
         lim = self.limits
-        return (f"docker ({self.image}): no network, read-only root, user 65534, no "
+        net = "no network" if lim["network"] == "none" else "NETWORK (allowed by the user)"
+        return (f"docker ({self.image}): {net}, read-only root, user 65534, no "
                 f"capabilities, {lim['memory']} memory, {lim['cpus']} CPU, {lim['pids']} "
                 f"processes, {lim['tmpfs']} /tmp; one long-lived container per runner, "
                 "cleaned after each job")
@@ -206,8 +209,6 @@ def open_container_channel(image: str, command: list[str], volumes: dict[str, di
     """One confined container running `command`, talking JSON lines on stdin/stdout.
     `volumes` are paths of this machine: refused on a remote engine, which cannot see them
     (the harness's own check says so earlier, at the start of its run; this is the net)."""
-    from benchdock.harnesses.sandbox.factory import remote_engine
-
     host = remote_engine()
     if volumes and host:
         raise SandboxError(f"cannot bind-mount this machine's {', '.join(sorted(volumes))} "

@@ -24,6 +24,7 @@ import tempfile
 import threading
 
 from benchdock.harnesses.sandbox.base import RUNNER_SOURCE, Channel, Sandbox, SandboxError
+from benchdock.harnesses.sandbox.spawn import popen
 
 log = logging.getLogger("benchdock.sandbox")
 
@@ -117,7 +118,9 @@ class _ProcessChannel(Channel):
             popen_env = {"BENCHDOCK_RUNNER_DIR": self.dir, "PATH": _PATH, "HOME": self.dir,
                          "TMPDIR": self.dir, **(env or {})}
             cmd, cwd = argv, self.dir
-        self.proc = subprocess.Popen(
+        # forked by the spawner thread: bubblewrap's --die-with-parent follows the forking
+        # thread, and the worker thread calling here may retire long before the runner
+        self.proc = popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=popen_env, start_new_session=True, cwd=cwd,
         )

@@ -1,0 +1,1 @@
+"""SWE-bench-format issue resolution driven by mini-swe-agent (see benchmark.py)."""

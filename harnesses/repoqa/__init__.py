@@ -1,2 +1,0 @@
-"""RepoQA's Searching Needle Function task: RepoQA's own data online, benchdock's local
-construction offline, RepoQA's prompt and matcher (see `harness.py`)."""

@@ -1,1 +1,0 @@
-"""SWE-bench-format issue resolution driven by mini-swe-agent (see harness.py)."""
