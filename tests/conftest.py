@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+ROOT = Path(__file__).resolve().parent.parent  # the checkout
 FIXTURES = Path(__file__).parent / "fixtures"
 # the polyglot fixtures hold exercises' own tests (leap_test.py): data, not our tests
 collect_ignore = ["fixtures"]
@@ -27,8 +28,8 @@ os.environ.setdefault("HUMANEVAL_OVERRIDE_PATH", str(FIXTURES / "HumanEvalPlus-m
 os.environ.setdefault("MBPP_OVERRIDE_PATH", str(FIXTURES / "MbppPlus-mini.jsonl"))
 os.environ.setdefault("BENCHDOCK_LOG_LEVEL", "INFO")
 
+from benchdock.harnesses.client.demo import DemoServer, log_tail  # noqa: E402
 from benchdock.harnesses.config import EndpointConfig, Settings  # noqa: E402
-from benchdock.harnesses.demo import DemoServer, log_tail  # noqa: E402
 from benchdock.harnesses.sandbox import docker_available  # noqa: E402
 
 IMAGE = os.environ.get("BENCHDOCK_SANDBOX_IMAGE", "benchdock-sandbox:1")
@@ -91,7 +92,7 @@ def endpoint_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
         return
     try:
-        from benchdock.harnesses.demo import start_demo_server
+        from benchdock.harnesses.client.demo import start_demo_server
 
         server = start_demo_server(log=tmp_path_factory.mktemp("demo") / "server.log")
     except Exception as exc:
@@ -127,7 +128,11 @@ def _catch_header() -> None:
     real = next(iter(sorted((POLYGLOT_REAL / "cpp/exercises/practice").glob("*/test/catch.hpp"))),
                 None)
     if not want.exists() and real is not None:
-        want.write_bytes(real.read_bytes())
+        # pytest-xdist's workers import this at once: write aside, then rename (atomic), so no
+        # worker compiles against a half-written header
+        part = want.with_name(f".{want.name}.{os.getpid()}")
+        part.write_bytes(real.read_bytes())
+        part.replace(want)
 
 
 _catch_header()
@@ -138,7 +143,7 @@ POLYGLOT_IMAGE = os.environ.get("BENCHDOCK_POLYGLOT_IMAGE", "benchdock-polyglot:
 def aider_ready() -> str:
     """aider's venv and the polyglot image (both made by `.ci/run`); skipped without them,
     failed when BENCHDOCK_REQUIRE_AIDER=1."""
-    from benchdock.harnesses.aider.environment import EnvironmentMissing, load_env
+    from benchdock.harnesses.benchmarks.aider.environment import EnvironmentMissing, load_env
     from benchdock.harnesses.config import default_envs_dir
 
     problem = None
@@ -167,3 +172,56 @@ def polyglot_fixtures(monkeypatch: pytest.MonkeyPatch) -> Path:
                     "BENCHDOCK_POLYGLOT_REAL_DIR)")
     monkeypatch.setenv("BENCHDOCK_POLYGLOT_DIR", str(POLYGLOT_FIXTURES))
     return POLYGLOT_FIXTURES
+
+
+# --- the suite in parallel (pytest-xdist: `.ci/run` runs `pytest -n N --dist loadgroup`) -------
+#
+# Under --dist loadgroup the tests of one xdist_group run on one worker, one after another;
+# other groups run beside them on the other workers. What tests share on one machine, and how
+# it is kept from interfering:
+#
+# - The demo endpoints (BENCHDOCK_TEST_ENDPOINT, _ENDPOINT2): llama-cpp-python serves one
+#   request at a time, and while one waits it interrupts the streamed completion in progress
+#   (`interrupt_requests`), and `/v1/models` waits behind the running completion (the same
+#   lock): two tests on the endpoint at once cut each other's answers short and see it "down"
+#   (list_models' 5 s probe). Every test that uses `endpoint_url` (directly or through a
+#   fixture) is in the group "endpoint"; so is the one that starts a second llama.cpp server
+#   of its own (test_example_choose: its CPU is the endpoint's).
+# - test_remote_docker's second dockerd: its module is a group of its own (its module-scoped
+#   engine, started once), and the engine fixture holds a machine-wide lock besides, so two
+#   test sessions on one machine never run two extra engines at once.
+# - Module-scoped fixtures (sandbox pools, an HTTP server, a polyglot image, EvalPlus's
+#   reference data): every module is a group of its own unless it is in a shared group, so
+#   its module fixtures are made once, on one worker (not once per worker that drew one of
+#   its tests).
+# - PostgreSQL (tests/support/pgserver.py), the Docker engine, ports, homes: each worker
+#   process starts its own PostgreSQL server on a free port (one retry when the port is
+#   taken meanwhile); containers are labelled with their owner's pid and tests look only at
+#   their own; servers bind free ports; every test's BENCHDOCK_HOME is its tmp_path (the
+#   default home is read only: swe-local's instance set). None of these needs a group.
+# - Time: tests that assert durations or wait against deadlines must hold on a loaded machine
+#   (a CPU hog on every core beside the suite); parallel workers are such load.
+XDIST_SHARED = "endpoint"
+XDIST_OWN_MODULE_GROUP = ("tests/harnesses/sandbox/test_remote_docker.py",)
+ENDPOINT_FIXTURES = {"endpoint_url"}
+ENDPOINT_MODULES = ("tests/examples/test_example_choose.py",
+                    "tests/harnesses/choice/test_adaptive_e2e.py")  # ENDPOINT2, its own fixture
+
+
+def xdist_group(item: pytest.Item) -> str:
+    """The group a test runs in (see above): "endpoint", else its module."""
+    module = item.nodeid.split("::", 1)[0]
+    if module in XDIST_OWN_MODULE_GROUP:
+        return module
+    if ENDPOINT_FIXTURES & set(getattr(item, "fixturenames", ())) or module in ENDPOINT_MODULES:
+        return XDIST_SHARED
+    return module
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if any(m.name == "xdist_group" for item in items for m in item.iter_markers()):
+        raise pytest.UsageError("tests are grouped for pytest-xdist in tests/conftest.py "
+                                "(xdist_group): a mark of a test's own would split its group")
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))

@@ -33,11 +33,11 @@ def test_wheel_installs_and_runs_anywhere(tmp_path: Path) -> None:
                              capture_output=True, text=True).stdout
     assert "benchdock/harnesses/sandbox/Dockerfile" in listing
     assert "benchdock/harnesses/sandbox/runner.py" in listing
-    assert "benchdock/harnesses/bfcl/bridge.py" in listing  # read as source, run in BFCL's venv
-    assert "benchdock/harnesses/aider/driver.py" in listing  # the same, in aider's venv
-    assert "benchdock/harnesses/aider/Dockerfile" in listing
-    assert "benchdock/harnesses/aider/image/benchdock-java-test" in listing  # its build context
-    assert "benchdock/harnesses/aider/image/package-lock.json" in listing
+    assert "benchdock/harnesses/benchmarks/bfcl/drivers/bridge.py" in listing  # read as source, run in BFCL's venv
+    assert "benchdock/harnesses/benchmarks/aider/drivers/agent.py" in listing  # the same, in aider's venv
+    assert "benchdock/harnesses/benchmarks/aider/Dockerfile" in listing
+    assert "benchdock/harnesses/benchmarks/aider/image/benchdock-java-test" in listing  # its build context
+    assert "benchdock/harnesses/benchmarks/aider/image/package-lock.json" in listing
     assert "benchdock/harnesses/report/templates/report.html.j2" in listing
     # the report from the installed wheel, on an empty store: the templates load, and with no
     # results there is nothing to rank, said plainly

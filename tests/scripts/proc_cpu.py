@@ -1,0 +1,202 @@
+"""CPU time per process group while a run goes on, read from /proc and the cgroup tree.
+
+For `perf_benchmark.py --legs`: what benchdock itself costs a model served on the same
+machine — the worker, the progress poller, sandbox runners (bubblewrap processes or Docker
+containers), Docker's daemons — sampled once a second, each interval counted as
+"generating" when the model server used at least a quarter of a core in it, else as
+"scoring/idle". It also counts the server's involuntary context switches (a thread of the
+model preempted by something else: with llama.cpp's threads on every core, one preempted
+thread stalls the others at the next barrier).
+
+Light on purpose: a sample reads a few dozen small files (no process-wide scan of /proc
+except every tenth sample, to find new descendants), so the sampler's own CPU is printed
+and stays far below what it measures.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")
+DAEMONS = {"dockerd": "docker daemons", "containerd": "docker daemons",
+           "containerd-shim": "docker daemons", "containerd-shim-runc-v2": "docker daemons",
+           "docker-proxy": "docker daemons"}
+CGROUP_GLOBS = ("/sys/fs/cgroup/cpuacct/docker/*/cpuacct.usage",  # cgroup v1
+                "/sys/fs/cgroup/system.slice/docker-*.scope/cpu.stat",  # v2, systemd driver
+                "/sys/fs/cgroup/docker/*/cpu.stat")  # v2, cgroupfs driver
+
+
+def _stat(pid: int) -> tuple[str, int, float] | None:
+    """(comm, ppid, CPU seconds of the process and its reaped children)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    comm = raw[raw.index("(") + 1:raw.rindex(")")]
+    f = raw[raw.rindex(")") + 2:].split()
+    return comm, int(f[1]), sum(int(x) for x in f[11:15]) / TICK
+
+
+def _container_cpu() -> dict[str, float]:
+    out: dict[str, float] = {}
+    for pattern in CGROUP_GLOBS:
+        for path in glob.glob(pattern):
+            try:
+                text = Path(path).read_text()
+            except OSError:
+                continue
+            if path.endswith("cpuacct.usage"):
+                out[path] = int(text) / 1e9
+            else:
+                usage = next((ln.split()[1] for ln in text.splitlines()
+                              if ln.startswith("usage_usec")), "0")
+                out[path] = int(usage) / 1e6
+    return out
+
+
+def involuntary_switches(pid: int) -> int:
+    """Involuntary context switches over all the threads of `pid`."""
+    total = 0
+    for status in glob.glob(f"/proc/{pid}/task/*/status"):
+        try:
+            for line in Path(status).read_text().splitlines():
+                if line.startswith("nonvoluntary_ctxt_switches"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+class CpuSampler:
+    """Samples CPU per group in a thread until `stop()`; `table()` prints what it saw."""
+
+    def __init__(self, server_pid: int | None, interval_s: float = 1.0) -> None:
+        self.server_pid = server_pid
+        self.me = os.getpid()
+        self.interval_s = interval_s
+        self.groups: dict[int, str] = {}  # pid -> group
+        self.last: dict[object, float] = {}  # pid or cgroup path -> CPU seconds last seen
+        self.used: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self.phase_s: dict[str, float] = defaultdict(float)
+        self.switches0 = involuntary_switches(server_pid) if server_pid else 0
+        self.initial: set[int] = set()  # processes there before: their past CPU is not counted
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="cpu-sampler", daemon=True)
+        self._samples = 0
+        self.own_s = 0.0
+
+    def __enter__(self) -> CpuSampler:
+        self._scan()
+        self.initial = set(self.groups)
+        self._read(count=False)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._read(count=True, phase_s=0.0)
+
+    # --- which process is whose -------------------------------------------------------------
+
+    def _scan(self) -> None:
+        """Classify every process: the model server's tree, this script, its descendants (the
+        worker; bubblewrap runners and their jobs), Docker's daemons."""
+        stats: dict[int, tuple[str, int]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                st = _stat(int(entry))
+                if st is not None:
+                    stats[int(entry)] = (st[0], st[1])
+        for pid, (comm, _) in stats.items():
+            self.groups[pid] = self._group(pid, comm, stats)
+
+    def _group(self, pid: int, comm: str, stats: dict[int, tuple[str, int]]) -> str:
+        if comm in DAEMONS:
+            return DAEMONS[comm]
+        chain, p = [], pid
+        while p in stats and p > 1 and len(chain) < 64:
+            chain.append(p)
+            p = stats[p][1]
+        if self.server_pid in chain:
+            return "model server"
+        if pid == self.me:
+            return "perf script (progress polling)"
+        if self.me in chain:
+            below = chain[:chain.index(self.me)]
+            if any(stats[q][0] == "bwrap" for q in below):
+                return "local sandbox (bwrap runners, jobs)"
+            if any("worker" in _cmdline(q) for q in below):
+                return "benchdock worker"
+            return "other benchdock children"
+        return ""  # the rest of the machine: not tracked
+
+    # --- sampling ----------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            t0 = time.thread_time()
+            self._samples += 1
+            if self._samples % 10 == 0:
+                self._scan()
+            self._read(count=True)
+            self.own_s += time.thread_time() - t0
+
+    def _read(self, count: bool, phase_s: float | None = None) -> None:
+        now: dict[object, tuple[str, float]] = {}
+        for pid, group in list(self.groups.items()):
+            if not group:
+                continue
+            st = _stat(pid)
+            if st is not None:
+                now[pid] = (group, st[2])
+        for path, cpu in _container_cpu().items():
+            now[path] = ("sandbox containers", cpu)
+        deltas: dict[str, float] = defaultdict(float)
+        for key, (group, cpu) in now.items():
+            before = self.last.get(key)
+            self.last[key] = cpu
+            if before is not None and cpu >= before:
+                deltas[group] += cpu - before
+            elif before is None and count and (isinstance(key, str) or key not in self.initial):
+                deltas[group] += cpu  # born since the sampler started: all of it is this leg's
+        if not count:
+            return
+        phase = "generating" if deltas.get("model server", 0.0) >= 0.25 * self.interval_s \
+            else "scoring/idle"
+        self.phase_s[phase] += self.interval_s if phase_s is None else phase_s
+        for group, cpu in deltas.items():
+            self.used[group][phase] += cpu
+
+    # --- the figures -------------------------------------------------------------------------
+
+    def table(self, title: str) -> str:
+        gen, rest = self.phase_s["generating"], self.phase_s["scoring/idle"]
+        lines = [f"   {title}: CPU seconds per process group (sampled every "
+                 f"{self.interval_s:g} s: {gen:.0f} s generating, {rest:.0f} s scoring/idle)",
+                 f"   {'group':38s} {'generating':>11s} {'% core':>7s} {'scoring/idle':>13s}"]
+        for group in sorted(self.used, key=lambda g: -sum(self.used[g].values())):
+            g, r = self.used[group]["generating"], self.used[group]["scoring/idle"]
+            pct = 100 * g / gen if gen else 0.0
+            lines.append(f"   {group:38s} {g:11.2f} {pct:6.2f}% {r:13.2f}")
+        ours = sum(v["generating"] for k, v in self.used.items() if k != "model server")
+        lines.append(f"   benchdock and Docker while the model generates: {ours:.2f} s = "
+                     f"{100 * ours / gen if gen else 0:.2f}% of a core (target: well under 2%)")
+        if self.server_pid:
+            n = involuntary_switches(self.server_pid) - self.switches0
+            lines.append(f"   model server: {n} involuntary context switches "
+                         f"({n / max(gen + rest, 1e-9):.1f}/s)")
+        lines.append(f"   (the sampler itself: {self.own_s:.2f} s CPU)")
+        return "\n".join(lines)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
