@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import sys
@@ -26,7 +27,8 @@ FINAL = ("succeeded", "failed", "cancelled")
 
 
 async def call(c: Client, tool: str, **args: Any) -> dict[str, Any]:
-    return (await c.call_tool(tool, args)).structured_content or {}
+    """A tool's result: its one text block, JSON (benchdock sends each result once)."""
+    return json.loads((await c.call_tool(tool, args)).content[0].text)  # type: ignore[union-attr,no-any-return]
 
 
 async def run_and_wait(c: Client, model: str, benchmark: str, limit: int | None) -> dict[str, Any]:
@@ -42,7 +44,8 @@ async def run_and_wait(c: Client, model: str, benchmark: str, limit: int | None)
 async def main(args: argparse.Namespace) -> int:
     exe = shutil.which("benchdock") or os.path.join(os.path.dirname(sys.executable), "benchdock")
     async with Client(StdioTransport(command=exe, args=["serve"], env=dict(os.environ))) as c:
-        found = [m["id"] for m in (await call(c, "list_models"))["models"]]
+        found = [m["id"] for ep in (await call(c, "list_models"))["endpoints"]
+                 for m in ep["models"]]
         models = args.models or found[:2]
         if len(models) < 2:
             print(f"need two models to choose between; the endpoints serve {found or 'none'} "
@@ -56,11 +59,13 @@ async def main(args: argparse.Namespace) -> int:
             plan = await call(c, "plan_evaluation", models=models, budget_minutes=args.budget,
                               priorities=args.profile)
             for r in plan["runs"]:
-                print(f"  plan {r['order']}: {r['model']} on {r['benchmark']} limit={r['limit']} "
+                print(f"  plan {r['order']}: {r['model']} on {r['benchmark']} limit={r.get('limit')} "
                       f"~{r['estimate_minutes']} min ({r['why']})")
             for u in plan["uncovered"]:
-                print(f"  not covered: {u['model']} {u['dimension']}: {u['reason'][:100]}")
-            todo = [(r["model"], r["benchmark"], r["limit"]) for r in plan["runs"]]
+                print(f"  not covered: {', '.join(u['dimensions'])} for "
+                      f"{', '.join(u['models'])}: {u['reason'][:100]}"
+                      + (f" ({u['setup']})" if u.get("setup") else ""))
+            todo = [(r["model"], r["benchmark"], r.get("limit")) for r in plan["runs"]]
         for model, bench, limit in todo:
             if (await run_and_wait(c, model, bench, limit))["status"] != "succeeded":
                 print(f"  the run of {bench} on {model} did not succeed; comparing what there is")
@@ -78,6 +83,7 @@ async def main(args: argparse.Namespace) -> int:
                     nm = cell["not_measured"]
                     print(f"  {dim:22} not measured: "
                           + (f"{nm['measured_by']} ~{nm['estimate_minutes']} min"
+                             + (f" after {nm['setup']}" if nm.get("setup") else "")
                              if nm.get("measured_by") else "no benchdock benchmark yet"))
         rec = await call(c, "recommend_model", priorities=args.profile, models=models)
         print()

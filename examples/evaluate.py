@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import sys
@@ -19,21 +20,29 @@ from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
 
 
+def data(res: Any) -> dict[str, Any]:
+    """A tool's result: its one text block, JSON (benchdock sends each result once)."""
+    return json.loads(res.content[0].text)  # type: ignore[no-any-return]
+
+
 async def main(args: argparse.Namespace) -> int:
     exe = shutil.which("benchdock") or os.path.join(os.path.dirname(sys.executable), "benchdock")
     async with Client(StdioTransport(command=exe, args=["serve"], env=dict(os.environ))) as c:
-        models = (await c.call_tool("list_models", {})).structured_content or {}
+        models = data(await c.call_tool("list_models", {}))
         for ep in models["endpoints"]:
-            state = "up" if ep["up"] else f"DOWN ({ep['error']})"
+            state = "up" if ep["up"] else f"DOWN ({ep.get('error')})"
             print(f"endpoint {ep['url']}: {state}")
-        for m in models["models"]:
-            print(f"  model {m['id']}  context={m['context_size']} quant={m['quantization']}")
-        if not models["models"]:
-            print("no models found; set BENCHDOCK_ENDPOINTS", file=sys.stderr)
+        found = [m for ep in models["endpoints"] for m in ep["models"]]
+        for m in found:
+            print(f"  model {m['id']}  context={m.get('context_size')} "
+                  f"quant={m.get('quantization')}")
+        if not found:
+            print(models.get("note") or "no models found; set BENCHDOCK_ENDPOINTS",
+                  file=sys.stderr)
             return 2
-        model = args.model or models["models"][0]["id"]
-        queued = (await c.call_tool("run_benchmark", {
-            "model": model, "benchmark": args.benchmark, "limit": args.limit})).structured_content or {}
+        model = args.model or found[0]["id"]
+        queued = data(await c.call_tool("run_benchmark", {
+            "model": model, "benchmark": args.benchmark, "limit": args.limit}))
         run_id = queued["run_id"]
         print(f"run {run_id}: {model} on {args.benchmark}, {queued['total']} samples")
 
@@ -44,19 +53,21 @@ async def main(args: argparse.Namespace) -> int:
         while status.get("status") not in ("succeeded", "failed", "cancelled"):
             res = await c.call_tool("wait_for_run", {"run_id": run_id, "timeout_s": 30},
                                     progress_handler=progress)
-            status = res.structured_content or {}
-        results = (await c.call_tool("get_results", {"run_id": run_id, "limit": 50})).structured_content or {}
-    print(f"\n{status['status']} in {status['elapsed_s']:.1f}s (sandbox: {status['sandbox']})")
+            status = data(res)
+        results = data(await c.call_tool("get_results", {"run_id": run_id, "limit": 50}))
+    print(f"\n{status['status']} in {status.get('elapsed_s') or 0:.1f}s "
+          f"(sandbox: {status.get('sandbox')})")
     for key, label in (("scores_base", "base tests"), ("scores", "all tests")):
         for name, sc in (results["metrics"].get(key) or {}).items():
             lo, hi = sc["ci95"]
             print(f"{name:7} {label:10} {sc['value']:.3f}  95% CI [{lo:.3f}, {hi:.3f}]  n={sc['n']}")
     t = results["metrics"]["timing"]
-    print(f"mean latency {t['mean_latency_s'] or 0:.2f}s, ttft {t['mean_ttft_s'] or 0:.3f}s, "
-          f"{t['tokens_per_s'] or 0:.1f} tokens/s, {t['cached']} cached")
+    print(f"mean latency {t.get('mean_latency_s') or 0:.2f}s, ttft "
+          f"{t.get('mean_ttft_s') or 0:.3f}s, {t.get('tokens_per_s') or 0:.1f} tokens/s, "
+          f"{t['cached']} cached")
     print(f"\n{'task':16} {'verdict':8} detail")
     for s in results["samples"]:
-        detail = (s["detail"] or "").strip().splitlines()[-1][:70] if s["detail"] else ""
+        detail = s["detail"].strip().splitlines()[-1][:70] if s.get("detail") else ""
         print(f"{s['task_id']:16} {s['status']:8} {detail}")
     return 0 if status["status"] == "succeeded" else 1
 
