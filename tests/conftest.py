@@ -181,10 +181,12 @@ def polyglot_fixtures(monkeypatch: pytest.MonkeyPatch) -> Path:
 # it is kept from interfering:
 #
 # - The demo endpoints (BENCHDOCK_TEST_ENDPOINT, _ENDPOINT2): llama-cpp-python serves one
-#   request at a time, and while one waits it interrupts the streamed completion in progress
-#   (`interrupt_requests`), and `/v1/models` waits behind the running completion (the same
-#   lock): two tests on the endpoint at once cut each other's answers short and see it "down"
-#   (list_models' 5 s probe). Every test that uses `endpoint_url` (directly or through a
+#   request at a time, and `/v1/models` waits behind the running completion (the same lock):
+#   two tests on the endpoint at once see it "down" (list_models' 5 s probe) and time each
+#   other's answers. (Its default, `interrupt_requests`, also cut the streamed answer in
+#   progress off when another request arrived, even from a worker a finished test left
+#   behind: the demo server turns it off, and benchdock asks again when a stream ends
+#   without a finish_reason.) Every test that uses `endpoint_url` (directly or through a
 #   fixture) is in the group "endpoint"; so is the one that starts a second llama.cpp server
 #   of its own (test_example_choose: its CPU is the endpoint's).
 # - test_remote_docker's second dockerd: its module is a group of its own (its module-scoped

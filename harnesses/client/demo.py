@@ -188,7 +188,11 @@ def start_demo_server(port: int | None = None, log: Path | None = None,
             # faulthandler: a SIGSEGV/SIGILL leaves a traceback in the log, then still kills
             [str(env.python), "-X", "faulthandler", "-m", "llama_cpp.server", "--model",
              str(model), "--host", "127.0.0.1", "--port", str(port), "--model_alias", alias,
-             "--n_ctx", "8192", *chat],
+             "--n_ctx", "8192", *chat,
+             # requests wait their turn: by default a new request cuts the answer being
+             # streamed off (an empty or partial answer scored as the model's; CI's tests
+             # share one endpoint from three workers)
+             "--interrupt_requests", "False"],
             stdout=out, stderr=out, stdin=subprocess.DEVNULL,
         )
     server = DemoServer(url=url, proc=proc, log=log)

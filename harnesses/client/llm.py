@@ -39,6 +39,14 @@ class EmptyStream(EndpointError):
     this when the prompt does not fit the context. A plain request gets the real error."""
 
 
+class InterruptedStream(EndpointError):
+    """[DONE] before any choice said why it finished: the server cut the answer off. An
+    OpenAI-compatible server ends every choice with a finish_reason; llama-cpp-python's
+    server (interrupt_requests, on by default) sends [DONE] mid-answer to a stream when
+    another request arrives. Scoring what came so far would score the server's scheduling,
+    not the model, so the request is retried (see `chat_with_retries`)."""
+
+
 class SamplingParams(BaseModel):
     """What a run's requests carry, resolved (the benchmark's default max_tokens applied);
     the types are the run settings' own (`runspec.py`). Defaults reproduce EvalPlus's chat
@@ -136,6 +144,12 @@ async def stream_chat(
     latency = time.perf_counter() - t0
     if not done and finish is None and not content and not reasoning and not calls:
         raise EmptyStream(f"{ep.url} closed the stream without an answer")
+    if done and finish is None:
+        raise InterruptedStream(
+            f"{ep.url} ended the stream after {chunks} chunks with [DONE] but no "
+            "finish_reason: the answer was cut off by the server (llama-cpp-python's server "
+            "does this to a stream when another request arrives; start it with "
+            "--interrupt_requests False)")
     return ChatResult(
         content="".join(content),
         reasoning="".join(reasoning) or None,

@@ -19,11 +19,13 @@ no process left to write it.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import socket
 import subprocess
 import tarfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,7 @@ CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
 PIDS = 1024
 KEEP_ALIVE = ["sh", "-c", "sleep infinity"]  # Harbor's compose command for the main service
 FINAL_REPO = "benchdock-tb-final"  # the committed filesystems (removed after verification)
+log = logging.getLogger(__name__)
 LOG_DIRS = "mkdir -p /logs/agent /logs/verifier && chmod 777 /logs /logs/agent /logs/verifier"
 
 
@@ -156,21 +159,40 @@ class TaskContainer:
         return str(img.id)
 
     def remove(self) -> None:
-        client = docker_client()
+        import docker.errors
+
         try:
-            client.containers.get(self.id).remove(force=True)
-        except Exception:  # already gone, or the engine is away
+            docker_client(REMOVE_TIMEOUT_S).containers.get(self.id).remove(force=True)
+        except docker.errors.NotFound:
             pass
+        except Exception as exc:  # the engine is away or slow (its label lets reap_orphans
+            # remove it once this process has ended)
+            log.warning("could not remove container %s: %s", self.id[:12], exc)
         for image in self.committed:
             remove_image(image)
         self.committed.clear()
 
 
+REMOVE_TIMEOUT_S = 120.0  # deleting a committed filesystem's layers on a loaded engine took
+# longer than docker_client's 10 s default (CI, load ~40): the image stayed behind
+
+
 def remove_image(image: str) -> None:
-    try:
-        docker_client().images.remove(image, force=True, noprune=False)
-    except Exception:  # already gone
-        pass
+    """Remove `image`, trying three times on a slow or busy engine; one that still stays
+    is logged with the engine's error (`docker image ls benchdock-tb-final` lists them)."""
+    import docker.errors
+
+    for attempt in range(3):
+        try:
+            docker_client(REMOVE_TIMEOUT_S).images.remove(image, force=True, noprune=False)
+            return
+        except docker.errors.ImageNotFound:
+            return
+        except Exception as exc:
+            if attempt == 2:
+                log.warning("could not remove image %s: %s", image, exc)
+                return
+            time.sleep(1.0 + attempt)
 
 
 def start(image: str, purpose: str, *, cpus: float, memory_mb: int, network: str,

@@ -190,6 +190,33 @@ async def test_stream_keeps_reasoning_apart_and_flags_truncation() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_stream_cut_off_by_the_server_is_asked_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """llama-cpp-python's server (interrupt_requests) ends a stream with [DONE] and no
+    finish_reason when another request arrives: that half answer is not the model's."""
+    from benchdock.harnesses.client import llm
+
+    monkeypatch.setattr(llm.anyio, "sleep", _no_wait)
+    cut = [{"choices": [{"delta": {"content": "def f("}}]}]
+    whole = [*cut, {"choices": [{"delta": {"content": "): pass"}}]},
+             {"choices": [{"delta": {}, "finish_reason": "stop"}]}]
+    answers = [_sse(cut), _sse(whole)]
+    t = httpx.MockTransport(lambda r: httpx.Response(200, content=answers.pop(0)))
+    body = llm.request_body("m", [{"role": "user", "content": "hi"}], llm.SamplingParams())
+    async with httpx.AsyncClient(transport=t) as client:
+        res = await llm.chat_with_retries(client, EndpointConfig(url="http://x/v1"), body)
+    assert res.content == "def f(): pass" and res.finish_reason == "stop" and res.retries == 1
+    t = httpx.MockTransport(lambda r: httpx.Response(200, content=_sse(cut)))
+    async with httpx.AsyncClient(transport=t) as client:
+        with pytest.raises(llm.EndpointError, match=r"no finish_reason.*interrupt_requests"):
+            await llm.chat_with_retries(client, EndpointConfig(url="http://x/v1"), body)
+
+
+async def _no_wait(_: float) -> None:
+    return None
+
+
+@pytest.mark.anyio
 async def test_stream_http_error_names_status() -> None:
     from benchdock.harnesses.client.llm import (
         EndpointError,

@@ -127,6 +127,19 @@ def test_verdicts_equal_evalplus_evaluate(
     differ = [(t.id, i, theirs[t.id][i], (v.base, v.plus), v.detail)
               for (t, i, _), v in zip(jobs, ours, strict=True)
               if (v.base, v.plus) != theirs[t.id][i]]
-    assert not differ, differ
+    # a time limit is a multiple of the reference solution's own timing: beside the other
+    # test workers (CI's load reached 40 on 2 cores) an answer near its limit can time out
+    # where the recording, on a quiet machine, did not. Those are scored once more, alone;
+    # a verdict that differs then is a real difference
+    again = []
+    for tid, i, want, got, detail in differ:
+        task = next(t for t in tasks if t.id == tid)
+        v = bench.score(task, sols[tid][i], sandbox)
+        if (v.base, v.plus) != want:
+            again.append((tid, i, want, got, (v.base, v.plus), detail, v.detail))
+    assert not again, again
+    if differ:
+        print(f"\n{len(differ)} verdicts differed under load and agreed when scored alone: "
+              f"{[(d[0], d[1], d[3]) for d in differ]}")
     seen = {pair for pairs in theirs.values() for pair in pairs}
     assert ("pass", "pass") in seen and ("pass", "fail") in seen
