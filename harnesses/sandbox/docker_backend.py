@@ -217,8 +217,29 @@ def open_container_channel(image: str, command: list[str], volumes: dict[str, di
     return _ContainerChannel(docker_client(), image, limits, command, volumes, environment)
 
 
+def owner_label() -> dict[str, str]:
+    """The label naming this process as the owner of a container or image it makes."""
+    return {f"{LABEL}.owner": f"{socket.gethostname()}:{os.getpid()}"}
+
+
+def _owner_gone(labels: dict[str, str] | None, host: str) -> bool:
+    """Whether the owner named in `labels` was a process of this host that has ended (an
+    owner on another machine sharing the engine is not ours to judge)."""
+    h, _, pid = (labels or {}).get(f"{LABEL}.owner", "").partition(":")
+    if h != host or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def reap_orphans() -> int:
-    """Remove sandbox containers whose owning process on this host is gone."""
+    """Remove sandbox containers, and the images made from them (Terminal-Bench's committed
+    final filesystems), whose owning process on this host is gone."""
     try:
         client = docker_client()
     except SandboxError:
@@ -226,20 +247,17 @@ def reap_orphans() -> int:
     host = socket.gethostname()
     n = 0
     for c in client.containers.list(all=True, filters={"label": LABEL}):
-        owner = c.labels.get(f"{LABEL}.owner", "")
-        h, _, pid = owner.partition(":")
-        if h != host or not pid.isdigit():
-            continue  # another machine's (an engine shared by several): not ours to judge
-        try:
-            os.kill(int(pid), 0)
-            continue
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue
-        try:
-            c.remove(force=True)
-            n += 1
-        except Exception:
-            pass
+        if _owner_gone(c.labels, host):
+            try:
+                c.remove(force=True)
+                n += 1
+            except Exception:
+                pass
+    for img in client.images.list(filters={"label": f"{LABEL}.owner"}):
+        if _owner_gone(img.labels, host):
+            try:
+                client.images.remove(img.id, force=True)
+                n += 1
+            except Exception:
+                pass
     return n

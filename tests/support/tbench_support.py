@@ -222,6 +222,9 @@ def leftovers(pid: int) -> dict[str, list[str]]:
                                                        filters={"label": LABEL})
              if (c.attrs.get("Labels") or {}).get(f"{LABEL}.owner", "").endswith(f":{pid}")
              and (c.attrs.get("Labels") or {}).get(f"{LABEL}.purpose", "").startswith("tbench")]
-    images = [t for img in client.images.list(name=FINAL_REPO) for t in img.tags]
+    # this process's only: xdist's other workers run tbench tests at the same time
+    images = [t for img in client.images.list(name=FINAL_REPO)
+              if (img.labels or {}).get(f"{LABEL}.owner", "").endswith(f":{pid}")
+              for t in img.tags]
     return {"containers": boxes, "images": images,
             "drivers": [str(p) for p in driver_processes(pid)]}

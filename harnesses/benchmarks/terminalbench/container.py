@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchdock.harnesses.sandbox.base import SandboxError
-from benchdock.harnesses.sandbox.docker_backend import LABEL, docker_client
+from benchdock.harnesses.sandbox.docker_backend import LABEL, docker_client, owner_label
 
 CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
         "NET_BIND_SERVICE"]
@@ -151,7 +151,8 @@ class TaskContainer:
         tag = uuid.uuid4().hex[:16]
         try:
             img: Any = docker_client().containers.get(self.id).commit(
-                repository=FINAL_REPO, tag=tag, conf={"Labels": {LABEL: "1"}})
+                repository=FINAL_REPO, tag=tag,
+                conf={"Labels": {LABEL: "1", **owner_label()}})
         except Exception as exc:
             raise SandboxError(f"could not commit the agent's container {self.id[:12]}: "
                                f"{exc}") from exc
@@ -165,7 +166,7 @@ class TaskContainer:
             docker_client(REMOVE_TIMEOUT_S).containers.get(self.id).remove(force=True)
         except docker.errors.NotFound:
             pass
-        except Exception as exc:  # the engine is away or slow (its label lets reap_orphans
+        except Exception as exc:  # the engine is away or slow (its labels let reap_orphans
             # remove it once this process has ended)
             log.warning("could not remove container %s: %s", self.id[:12], exc)
         for image in self.committed:
@@ -179,7 +180,8 @@ REMOVE_TIMEOUT_S = 120.0  # deleting a committed filesystem's layers on a loaded
 
 def remove_image(image: str) -> None:
     """Remove `image`, trying three times on a slow or busy engine; one that still stays
-    is logged with the engine's error (`docker image ls benchdock-tb-final` lists them)."""
+    is logged with the engine's error, and its owner label lets `reap_orphans` remove it
+    once this process has ended."""
     import docker.errors
 
     for attempt in range(3):

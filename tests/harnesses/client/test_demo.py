@@ -33,7 +33,7 @@ import argparse, json, os, signal, sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 p = argparse.ArgumentParser()
-for a in ("--model", "--host", "--port", "--model_alias", "--n_ctx"):
+for a in ("--model", "--host", "--port", "--model_alias", "--n_ctx", "--interrupt_requests"):
     p.add_argument(a)
 args = p.parse_args()
 print("fake llama_cpp.server: loading", args.model, flush=True)

@@ -118,9 +118,11 @@ def test_host_mount_harnesses_refuse_a_remote_engine_up_front(
     ("aider-polyglot", "unix socket", "AIDER"), ("bfcl", "unix socket", "BFCL"),
     ("ifeval", "NLTK data", "IFEVAL")])
 def test_list_benchmarks_says_a_host_mount_harness_is_not_ready_on_a_remote_engine(
-        name: str, mounted: str, flag: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        name: str, mounted: str, flag: str, monkeypatch: pytest.MonkeyPatch,
+        polyglot_fixtures: Path) -> None:
     """An agent choosing what to run sees the refusal before it queues anything (with its
-    venv set up: otherwise the missing venv is what it is told first)."""
+    venv and data set up: otherwise what is missing is what it is told first; the polyglot
+    exercises are the tests' own tree, as CI's home has none)."""
     from benchdock.harnesses.config import Settings
     from benchdock.harnesses.contract.registry import get_benchmark
 
