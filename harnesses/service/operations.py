@@ -5,6 +5,7 @@ live state (configured endpoints, known benchmarks, stored runs) and raises
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from benchdock.harnesses.contract.registry import (
 )
 from benchdock.harnesses.engine.worker import needs_worker, spawn_worker, worker_running
 from benchdock.harnesses.errors import BenchdockError
-from benchdock.harnesses.service import discovery, links
+from benchdock.harnesses.service import discovery, links, seen
 from benchdock.harnesses.service.setup import advice
 from benchdock.harnesses.service.views import Results, RunRequest, RunStatus, SampleView
 from benchdock.store import queries as q
@@ -51,7 +52,22 @@ async def list_models(settings: Settings, endpoint: str | None = None) -> list[E
     if endpoint is not None and not any(endpoint in (e.url, e.name) for e in eps):
         valid = ", ".join(e.label for e in eps)
         raise BenchdockError(f"unknown endpoint {endpoint!r}; configured endpoints: {valid}")
-    return await discover(eps, endpoint)
+    statuses = await discover(eps, endpoint)
+    await anyio.to_thread.run_sync(seen.remember, settings.home, statuses)
+    return statuses
+
+
+def _remembered(settings: Settings, st: EndpointStatus) -> EndpointStatus:
+    if st.up or "Timeout" not in (st.error or ""):
+        return st
+    got = seen.recall(settings.home, st.url)
+    if got is None:
+        return st
+    last, at = got
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+    return last.model_copy(update={"error": (
+        f"busy: /v1/models did not answer in {SLOW_PROBE_S:.0f} s ({st.error}); its models "
+        f"as it listed them at {when}")})
 
 
 async def find_model(
@@ -64,7 +80,10 @@ async def find_model(
         # a server busy generating (a CPU-served model beside scoring) may answer late
         again = await discover([e for e in eps if e.url in {st.url for st in slow}],
                                timeout=SLOW_PROBE_S)
+        await anyio.to_thread.run_sync(seen.remember, settings.home, again)
         statuses = [st for st in statuses if st not in slow] + again
+        # still busy: what it listed when it last answered (seen.py)
+        statuses = [_remembered(settings, st) for st in statuses]
     for st in statuses:
         for m in st.models:
             if m.id == model:
