@@ -119,7 +119,10 @@ def overlap_s(a: list[tuple[str, float, float]], b: list[tuple[str, float, float
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_runs_on_two_endpoints_run_at_once(kind: str, tmp_path: Path) -> None:
-    a, b = CountingEndpoint(0.1), CountingEndpoint(0.1)
+    # 0.4 s a request: the second run's claim can come ~0.8 s after the first's on a loaded
+    # machine (CI: overlap 0.76 s of a 1.57 s run at 0.1 s a request), which must stay small
+    # beside the runs themselves
+    a, b = CountingEndpoint(0.4), CountingEndpoint(0.4)
     bed = Bed(kind, tmp_path, [(a.url, 2, False), (b.url, 2, False)])
     try:
         q.add_run(bed.db, count_run("ra", "m1", a.url, 2))
