@@ -25,7 +25,10 @@ from benchdock.harnesses.service import operations as service
 from benchdock.server import cli_decide, cli_demo, cli_setup, cli_view
 from benchdock.server.cli_choice import add_commands
 from benchdock.server.cli_run import add_run_arguments, print_results, run_request
+from benchdock.server.interrupt import ctrl_c_flag
 from benchdock.server.text import table
+
+FINAL = ("succeeded", "failed", "cancelled")
 
 
 def _settings() -> Settings:
@@ -152,11 +155,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         req = run_request(args)
         core = service.Core(settings)
-        run = anyio.run(service.queue_run, settings, core.db, req)
-        try:  # from here on Ctrl-C cancels the run (even while this line is printed)
+        with ctrl_c_flag() as ctrl_c:  # from here on Ctrl-C cancels the run (even one queued
+            # while it was pressed); the flag is read between store calls, see interrupt.py
+            run = anyio.run(service.queue_run, settings, core.db, req)
             print(f"queued run {run.id}: {run.model} on {run.benchmark}, {run.total} samples, "
                   f"concurrency {run.concurrency}; data in {settings.home}", file=sys.stderr)
-            while True:
+            while not ctrl_c.is_set():
                 if demo is not None and (died := demo.death()):
                     service.cancel_run(core.db, run.id)
                     print(file=sys.stderr)
@@ -164,15 +168,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                                          "with resume_run once an endpoint serves the model)")
                 st = service.run_status(settings, core.db, run.id)
                 eta = f", ETA {st.eta_s:.0f}s" if st.eta_s else ""
-                print(f"\r{st.status}: {st.done}/{st.total}{eta}   ", end="", file=sys.stderr, flush=True)
-                if st.status in ("succeeded", "failed", "cancelled"):
+                print(f"\r{st.status}: {st.done}/{st.total}{eta}   ", end="", file=sys.stderr,
+                      flush=True)
+                if st.status in FINAL:
                     break
-                time.sleep(1)
-        except KeyboardInterrupt:
-            service.cancel_run(core.db, run.id)
-            print("\ncancelling ...", file=sys.stderr)
-            while service.run_status(settings, core.db, run.id).status not in ("failed", "cancelled", "succeeded"):
-                time.sleep(0.5)
+                ctrl_c.wait(1)
+            if ctrl_c.is_set():
+                service.cancel_run(core.db, run.id)
+                print("\ncancelling ... (Ctrl-C again quits without waiting)", file=sys.stderr)
+                while service.run_status(settings, core.db, run.id).status not in FINAL:
+                    time.sleep(0.5)
         print(file=sys.stderr)
         final = service.run_status(settings, core.db, run.id).status
         if final == "failed":

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import anyio
 
@@ -17,6 +16,7 @@ from benchdock.harnesses.config import Settings
 from benchdock.harnesses.contract.dimensions import DIMENSIONS
 from benchdock.harnesses.errors import BenchdockError
 from benchdock.harnesses.service import operations as service
+from benchdock.server.interrupt import ctrl_c_flag
 from benchdock.server.text import table
 
 
@@ -68,18 +68,17 @@ def cmd_decide(args: argparse.Namespace) -> int:
         print(d.decision_id)
         return 0
     last = ""
-    try:
-        while d.status in ("queued", "running"):
-            time.sleep(2)
+    with ctrl_c_flag() as ctrl_c:  # read between store calls, see interrupt.py
+        while d.status in ("queued", "running") and not ctrl_c.wait(2):
             d = adaptive_job.state(settings, core.db, d.decision_id)
             line = f"[{d.minutes:.1f} min] {d.verdict}"
             if line != last:
                 print(line, file=sys.stderr, flush=True)
                 last = line
-    except KeyboardInterrupt:
-        anyio.run(adaptive_job.request, settings, core.db, req, True)
-        print("\ncancelled (its runs are cancelled too)", file=sys.stderr)
-        return 130
+        if ctrl_c.is_set():
+            anyio.run(adaptive_job.request, settings, core.db, req, True)
+            print("\ncancelled (its runs are cancelled too)", file=sys.stderr)
+            return 130
     if args.json:
         print(d.model_dump_json(indent=1, exclude_none=True))
     else:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import anyio
 
@@ -20,6 +19,7 @@ from benchdock.harnesses.errors import BenchdockError
 from benchdock.harnesses.service import operations as service
 from benchdock.harnesses.service import setup
 from benchdock.server import cli_demo
+from benchdock.server.interrupt import ctrl_c_flag
 from benchdock.server.text import table
 
 
@@ -46,20 +46,20 @@ def cmd_setup(args: argparse.Namespace) -> int:
         return 0 if job.status == "ready" else 1
     print(f"set-up job {job.job_id}: {job.status} (Ctrl-C cancels it)", file=sys.stderr)
     shown = 0
-    try:
+    with ctrl_c_flag() as ctrl_c:  # read between store calls, see interrupt.py
         while True:
             view = setup.view(settings, core.db, job.job_id, 200)
             lines = view.log or []
             for line in lines[shown:] if len(lines) > shown else []:
                 print(f"  {line}", file=sys.stderr)
             shown = len(lines)
-            if view.status in ("succeeded", "failed", "cancelled"):
+            if view.status in ("succeeded", "failed", "cancelled") or ctrl_c.wait(1):
                 break
-            time.sleep(1)
-    except KeyboardInterrupt:
-        setup.request(settings, core.db, args.ids, cancel=True)
-        print("\ncancelling (the step under way stops at its next message) ...", file=sys.stderr)
-        return 130
+        if ctrl_c.is_set():
+            setup.request(settings, core.db, args.ids, cancel=True)
+            print("\ncancelling (the step under way stops at its next message) ...",
+                  file=sys.stderr)
+            return 130
     print_ready(view.ready or {})
     if view.error:
         print(f"failed: {view.error}", file=sys.stderr)

@@ -73,6 +73,7 @@ class Ledger:
         self.cancels: dict[str, dict[str, Any]] = {}
         self.errors: list[str] = []
         self.exit_codes: dict[str, int] = {}  # the CLI's `benchdock run`s
+        self.cli_stderr: dict[str, str] = {}  # and what each printed last
         self.resumed: set[str] = set()
 
     def add(self, run_id: str) -> None:
@@ -173,6 +174,7 @@ def cli_client(env: dict[str, str], ks: list[int], ledger: Ledger, outputs: list
             outputs.append(out + err)
             assert p.returncode in (0, 1), (rid, p.returncode, err[-800:])
             ledger.exit_codes[rid] = p.returncode
+            ledger.cli_stderr[rid] = err[-2000:]
     except BaseException as exc:
         ledger.errors.append(f"cli: {type(exc).__name__}: {exc}")
 
