@@ -202,7 +202,7 @@ def legs(args: argparse.Namespace, bodies: list[dict[str, object]], tmp: Path) -
     tables: list[str] = []
     for i, leg in enumerate(plan):
         c0 = cpu_s(args.server_pid)
-        with CpuSampler(args.server_pid) as sampler:
+        with CpuSampler(args.server_pid, bare=leg == "bare") as sampler:
             if leg == "bare":
                 wall = bare_loop(args.endpoint, args.model, bodies, concurrency=1)
             else:

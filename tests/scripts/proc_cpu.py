@@ -59,31 +59,56 @@ def _container_cpu() -> dict[str, float]:
     return out
 
 
-def involuntary_switches(pid: int) -> int:
-    """Involuntary context switches over all the threads of `pid`."""
-    total = 0
+def thread_switches(pid: int) -> dict[int, int]:
+    """Involuntary context switches of each thread of `pid` now, by thread id."""
+    out: dict[int, int] = {}
     for status in glob.glob(f"/proc/{pid}/task/*/status"):
         try:
             for line in Path(status).read_text().splitlines():
                 if line.startswith("nonvoluntary_ctxt_switches"):
-                    total += int(line.split()[1])
-        except OSError:
+                    out[int(status.split("/")[4])] = int(line.split()[1])
+        except (OSError, ValueError):
             continue
-    return total
+    return out
+
+
+class SwitchCounter:
+    """The server's involuntary context switches since `start`, summed thread by thread: a
+    sum over the threads alive now would go down when a thread ends (uvicorn's and anyio's
+    worker threads come and go), which once printed a negative count."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.last = thread_switches(pid) if pid else {}
+        self.total = 0
+
+    def update(self) -> int:
+        if self.pid:
+            for tid, n in thread_switches(self.pid).items():
+                self.total += max(0, n - self.last.get(tid, 0))
+                self.last[tid] = n
+        return self.total
 
 
 class CpuSampler:
     """Samples CPU per group in a thread until `stop()`; `table()` prints what it saw."""
 
-    def __init__(self, server_pid: int | None, interval_s: float = 1.0) -> None:
+    def __init__(self, server_pid: int | None, interval_s: float = 1.0,
+                 bare: bool = False) -> None:
         self.server_pid = server_pid
         self.me = os.getpid()
+        # in a bare leg this script is the client sending the requests, not a poller: its CPU
+        # is the baseline's own, so it is shown apart and not charged to benchdock
+        self.me_group = ("perf script (the bare loop's client)" if bare
+                         else "perf script (progress polling)")
         self.interval_s = interval_s
         self.groups: dict[int, str] = {}  # pid -> group
         self.last: dict[object, float] = {}  # pid or cgroup path -> CPU seconds last seen
         self.used: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self.phase_s: dict[str, float] = defaultdict(float)
-        self.switches0 = involuntary_switches(server_pid) if server_pid else 0
+        self.switches = SwitchCounter(server_pid)
+        self.parent: dict[int, int] = {}  # pid -> ppid, for the CPU of reaped children
+        self.reaped: dict[int, float] = defaultdict(float)  # ppid -> CPU counted in its children
         self.initial: set[int] = set()  # processes there before: their past CPU is not counted
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="cpu-sampler", daemon=True)
@@ -126,7 +151,7 @@ class CpuSampler:
         if self.server_pid in chain:
             return "model server"
         if pid == self.me:
-            return "perf script (progress polling)"
+            return self.me_group
         if self.me in chain:
             below = chain[:chain.index(self.me)]
             if any(stats[q][0] == "bwrap" for q in below):
@@ -145,6 +170,7 @@ class CpuSampler:
             if self._samples % 10 == 0:
                 self._scan()
             self._read(count=True)
+            self.switches.update()
             self.own_s += time.thread_time() - t0
 
     def _read(self, count: bool, phase_s: float | None = None) -> None:
@@ -154,7 +180,13 @@ class CpuSampler:
                 continue
             st = _stat(pid)
             if st is not None:
+                self.parent[pid] = st[1]
                 now[pid] = (group, st[2])
+            elif isinstance(seen := self.last.pop(pid, None), float):
+                # ended: once reaped, its CPU (counted here already) shows again in its
+                # parent's children's time; the parent's next rise is not charged for it
+                self.reaped[self.parent.get(pid, 0)] += seen
+                del self.groups[pid]
         for path, cpu in _container_cpu().items():
             now[path] = ("sandbox containers", cpu)
         deltas: dict[str, float] = defaultdict(float)
@@ -162,7 +194,12 @@ class CpuSampler:
             before = self.last.get(key)
             self.last[key] = cpu
             if before is not None and cpu >= before:
-                deltas[group] += cpu - before
+                rise = cpu - before
+                if isinstance(key, int) and self.reaped.get(key):
+                    credit = min(rise, self.reaped[key])
+                    self.reaped[key] -= credit
+                    rise -= credit
+                deltas[group] += rise
             elif before is None and count and (isinstance(key, str) or key not in self.initial):
                 deltas[group] += cpu  # born since the sampler started: all of it is this leg's
         if not count:
@@ -184,11 +221,12 @@ class CpuSampler:
             g, r = self.used[group]["generating"], self.used[group]["scoring/idle"]
             pct = 100 * g / gen if gen else 0.0
             lines.append(f"   {group:38s} {g:11.2f} {pct:6.2f}% {r:13.2f}")
-        ours = sum(v["generating"] for k, v in self.used.items() if k != "model server")
+        ours = sum(v["generating"] for k, v in self.used.items()
+                   if k not in ("model server", "perf script (the bare loop's client)"))
         lines.append(f"   benchdock and Docker while the model generates: {ours:.2f} s = "
                      f"{100 * ours / gen if gen else 0:.2f}% of a core (target: well under 2%)")
         if self.server_pid:
-            n = involuntary_switches(self.server_pid) - self.switches0
+            n = self.switches.update()
             lines.append(f"   model server: {n} involuntary context switches "
                          f"({n / max(gen + rest, 1e-9):.1f}/s)")
         lines.append(f"   (the sampler itself: {self.own_s:.2f} s CPU)")
