@@ -11,8 +11,9 @@
 4. get_results on a 1,000-sample run through the in-memory MCP client (median <= 100 ms),
    and the idle RSS of `benchdock serve`.
 
-`--legs` measures figure 1 alone as a sequence of legs, each `bare` (the loop) or a
-benchdock run with BENCHDOCK_SCORING set to `turns`, `overlap` or `auto`, and prints each run's
+`--legs` measures figure 1 alone as a sequence of legs, each `bare` (the loop), `streamed` (the
+loop sending the same requests streamed, as benchdock does: what streaming alone costs the
+server; a ratio to the bare loop like a benchdock leg's) or a benchdock run with BENCHDOCK_SCORING set to `turns`, `overlap` or `auto`, and prints each run's
 ratio to the bare loop's time interpolated between the bare legs around it: a machine that
 speeds up or slows down during the measurement (caches, another job ending) moves the bare
 legs too, and a single bare leg would charge that drift to benchdock.
@@ -194,17 +195,18 @@ def cpu_s(pid: int | None) -> float:
 
 def legs(args: argparse.Namespace, bodies: list[dict[str, object]], tmp: Path) -> None:
     plan = [leg.strip() for leg in args.legs.split(",")]
-    bad = [leg for leg in plan if leg not in ("bare", "turns", "overlap", "auto")]
+    bad = [leg for leg in plan if leg not in ("bare", "streamed", "turns", "overlap", "auto")]
     if bad or "bare" not in plan:
-        raise SystemExit(f"--legs: {bad or plan}: each leg is bare, turns, overlap or auto, "
-                         "with at least one bare leg")
+        raise SystemExit(f"--legs: {bad or plan}: each leg is bare, streamed, turns, overlap or "
+                         "auto, with at least one bare leg")
     times: list[float] = []
     tables: list[str] = []
     for i, leg in enumerate(plan):
         c0 = cpu_s(args.server_pid)
-        with CpuSampler(args.server_pid, bare=leg == "bare") as sampler:
-            if leg == "bare":
-                wall = bare_loop(args.endpoint, args.model, bodies, concurrency=1)
+        with CpuSampler(args.server_pid, bare=leg in ("bare", "streamed")) as sampler:
+            if leg in ("bare", "streamed"):
+                wall = bare_loop(args.endpoint, args.model, bodies, concurrency=1,
+                                 stream=leg == "streamed")
             else:
                 os.environ["BENCHDOCK_SCORING"] = leg
                 wall = benchdock_run(tmp / f"leg{i}", args.endpoint, args.model, args.limit)[1]
