@@ -27,8 +27,7 @@ from benchdock.server.cli_choice import add_commands
 from benchdock.server.cli_run import add_run_arguments, print_results, run_request
 from benchdock.server.interrupt import ctrl_c_flag
 from benchdock.server.text import table
-
-FINAL = ("succeeded", "failed", "cancelled")
+from benchdock.store.tables import FINAL_STATUSES as FINAL
 
 
 def _settings() -> Settings:
