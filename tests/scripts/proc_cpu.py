@@ -97,6 +97,13 @@ class SwitchCounter:
         return self.total
 
 
+class _Fixed(SwitchCounter):
+    """A count already taken (the sum over merged legs)."""
+
+    def __init__(self, total: int) -> None:
+        self.pid, self.last, self.total = None, {}, total
+
+
 class CpuSampler:
     """Samples CPU per group in a thread until `stop()`; `table()` prints what it saw."""
 
@@ -133,6 +140,23 @@ class CpuSampler:
         self._stop.set()
         self._thread.join()
         self._read(count=True, phase_s=0.0)
+
+    @classmethod
+    def merged(cls, samplers: list[CpuSampler]) -> CpuSampler:
+        """One table for several legs of the same kind (`--blocks`): their CPU and phase seconds
+        summed."""
+        out = cls(samplers[0].server_pid if samplers else None,
+                  samplers[0].interval_s if samplers else 1.0)
+        out.me_group = samplers[0].me_group if samplers else out.me_group
+        for smp in samplers:
+            for group, phases in smp.used.items():
+                for phase, cpu in phases.items():
+                    out.used[group][phase] += cpu
+            for phase, sec in smp.phase_s.items():
+                out.phase_s[phase] += sec
+            out.own_s += smp.own_s
+        out.switches = _Fixed(sum(smp.switches.total for smp in samplers))
+        return out
 
     # --- which process is whose -------------------------------------------------------------
 

@@ -178,6 +178,11 @@ def test_endpoint_without_timings_streams_one_request_in_n(tmp_path: Path) -> No
     assert done is not None and done.metrics is not None
     assert done.metrics["timing"]["ttft_sources"] == {"streamed": 2, "none": 3}
     assert done.metrics["timing"]["mean_ttft_s"] is not None
+    # the CLI's summary says why most answers have none (a bare "none: 3" read like a fault)
+    from benchdock.server.cli_run import ttft_sources
+    said = ttft_sources(done.metrics["timing"])
+    assert said.startswith(" (2 of 5 answers measured: streamed 2;"), said
+    assert "BENCHDOCK_TTFT_STREAM_EVERY" in said
 
     # detected once: the next run on this endpoint and model streams from its first request
     # (with BENCHDOCK_TTFT_STREAM_EVERY=1, every request)
