@@ -302,6 +302,10 @@ def legs(args: argparse.Namespace, bodies: list[dict[str, object]], task_ids: li
                   f"{block_cpu[-1]:.1f} s  [{load()}]", flush=True)
             if k == 1:
                 print(sampler.table(f"leg {i} {leg}"), flush=True)
+            else:  # a line per leg: whether benchdock's share while generating is per run
+                gen = sampler.phase_s["generating"]
+                print(f"   while generating ({gen:.0f} s): {sampler.by_group('generating')}",
+                      flush=True)
         figures.append(block)
         cpu.append(block_cpu)
     if k > 1:

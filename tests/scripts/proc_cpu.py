@@ -6,14 +6,16 @@ containers), Docker's daemons — sampled once a second, each interval counted a
 "generating" when the model server used at least a quarter of a core in it and the sandbox
 hardly any (under 5 % of a core), "turn change" when both were busy (with scoring and
 generation taking turns, a second often holds the end of one and the start of the other:
-counting those as "generating" charged the scoring to the model's time), else as
-"scoring/idle". It also counts the server's involuntary context switches (a thread of the
+counting those as "generating" charged the scoring to the model's time), "first request"
+for the first second the model worked in (it also holds the end of the run's start: the
+worker's imports, the sandbox's containers, a fixed cost per run apart from the steady
+share), else "scoring/idle". It also counts the server's involuntary context switches (a thread of the
 model preempted by something else: with llama.cpp's threads on every core, one preempted
 thread stalls the others at the next barrier).
 
-Light on purpose: a sample reads a few dozen small files (no process-wide scan of /proc
-except every tenth sample, to find new descendants), so the sampler's own CPU is printed
-and stays far below what it measures.
+Light on purpose: a sample reads a few dozen small files (the tracked processes' stat
+files, and the stat file of each process new since the last sample), so the sampler's own
+CPU is printed and stays far below what it measures.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def thread_switches(pid: int) -> dict[int, int]:
     return out
 
 
-PHASES = ("generating", "turn change", "scoring/idle")
+PHASES = ("generating", "turn change", "first request", "scoring/idle")
 SCORING_GROUPS = ("sandbox containers", "local sandbox (bwrap runners, jobs)")
 
 
@@ -124,9 +126,11 @@ class CpuSampler:
         self.parent: dict[int, int] = {}  # pid -> ppid, for the CPU of reaped children
         self.reaped: dict[int, float] = defaultdict(float)  # ppid -> CPU counted in its children
         self.initial: set[int] = set()  # processes there before: their past CPU is not counted
+        self.known: dict[int, tuple[str, int]] = {}  # pid -> (comm, ppid) of live processes
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="cpu-sampler", daemon=True)
         self._samples = 0
+        self._generated = False  # the model has generated since the sampler started
         self.own_s = 0.0
 
     def __enter__(self) -> CpuSampler:
@@ -161,16 +165,23 @@ class CpuSampler:
     # --- which process is whose -------------------------------------------------------------
 
     def _scan(self) -> None:
-        """Classify every process: the model server's tree, this script, its descendants (the
-        worker; bubblewrap runners and their jobs), Docker's daemons."""
-        stats: dict[int, tuple[str, int]] = {}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                st = _stat(int(entry))
-                if st is not None:
-                    stats[int(entry)] = (st[0], st[1])
-        for pid, (comm, _) in stats.items():
-            self.groups[pid] = self._group(pid, comm, stats)
+        """Classify every process new since the last scan: the model server's tree, this
+        script, its descendants (the worker; bubblewrap runners and their jobs), Docker's
+        daemons. Every sample scans: a process found only at every tenth sample had all its CPU
+        so far (a worker's imports, a container's start) charged to the second it was found
+        in, mostly a generating one; only new pids' stat files are read."""
+        alive = {int(e) for e in os.listdir("/proc") if e.isdigit()}
+        for pid in set(self.known) - alive:
+            del self.known[pid]
+        new = []
+        for pid in alive - set(self.known):
+            st = _stat(pid)
+            if st is not None:
+                self.known[pid] = (st[0], st[1])
+                new.append(pid)
+        for pid in new:  # once all are read: a new child's parent may be new too
+            if pid not in self.groups:
+                self.groups[pid] = self._group(pid, self.known[pid][0], self.known)
 
     def _group(self, pid: int, comm: str, stats: dict[int, tuple[str, int]]) -> str:
         if comm in DAEMONS:
@@ -198,8 +209,7 @@ class CpuSampler:
         while not self._stop.wait(self.interval_s):
             t0 = time.thread_time()
             self._samples += 1
-            if self._samples % 10 == 0:
-                self._scan()
+            self._scan()
             self._read(count=True)
             self.switches.update()
             self.own_s += time.thread_time() - t0
@@ -238,6 +248,10 @@ class CpuSampler:
         scoring = sum(deltas.get(g, 0.0) for g in SCORING_GROUPS)
         if deltas.get("model server", 0.0) < 0.25 * self.interval_s:
             phase = "scoring/idle"
+        elif not self._generated:
+            # the second the first request went out in also holds the end of the run's start
+            # (the worker's imports, the sandbox's containers): a run's fixed cost, apart
+            phase, self._generated = "first request", True
         else:
             phase = "turn change" if scoring >= 0.05 * self.interval_s else "generating"
         self.phase_s[phase] += self.interval_s if phase_s is None else phase_s
@@ -246,19 +260,28 @@ class CpuSampler:
 
     # --- the figures -------------------------------------------------------------------------
 
+    def ours_generating(self) -> float:
+        """CPU seconds of benchdock and Docker in the seconds the model generated alone."""
+        return sum(v["generating"] for k, v in self.used.items()
+                   if k not in ("model server", "perf script (the bare loop's client)"))
+
+    def by_group(self, phase: str) -> str:
+        """One line: each group's CPU seconds in `phase` (the model server left out)."""
+        return ", ".join(f"{g} {v[phase]:.2f}" for g, v in sorted(self.used.items())
+                         if g != "model server" and v[phase] >= 0.005)
+
     def table(self, title: str) -> str:
-        gen, mixed, rest = (self.phase_s[k] for k in PHASES)
+        gen, mixed, first, rest = (self.phase_s[k] for k in PHASES)
         lines = [f"   {title}: CPU seconds per process group (sampled every "
                  f"{self.interval_s:g} s: {gen:.0f} s generating, {mixed:.0f} s turn change, "
-                 f"{rest:.0f} s scoring/idle)",
+                 f"{first:.0f} s with the first request, {rest:.0f} s scoring/idle)",
                  f"   {'group':38s} {'generating':>11s} {'% core':>7s} {'turn change':>12s} "
-                 f"{'scoring/idle':>13s}"]
+                 f"{'first request':>14s} {'scoring/idle':>13s}"]
         for group in sorted(self.used, key=lambda g: -sum(self.used[g].values())):
-            g, m, r = (self.used[group][k] for k in PHASES)
+            g, m, f, r = (self.used[group][k] for k in PHASES)
             pct = 100 * g / gen if gen else 0.0
-            lines.append(f"   {group:38s} {g:11.2f} {pct:6.2f}% {m:12.2f} {r:13.2f}")
-        ours = sum(v["generating"] for k, v in self.used.items()
-                   if k not in ("model server", "perf script (the bare loop's client)"))
+            lines.append(f"   {group:38s} {g:11.2f} {pct:6.2f}% {m:12.2f} {f:14.2f} {r:13.2f}")
+        ours = self.ours_generating()
         lines.append(f"   benchdock and Docker while the model generates: {ours:.2f} s = "
                      f"{100 * ours / gen if gen else 0:.2f}% of a core (target: well under 2%); "
                      f"the {mixed:.0f} s of turn change, where scoring shared a second with "
@@ -266,7 +289,7 @@ class CpuSampler:
         if self.server_pid:
             n = self.switches.update()
             lines.append(f"   model server: {n} involuntary context switches "
-                         f"({n / max(gen + mixed + rest, 1e-9):.1f}/s)")
+                         f"({n / max(gen + mixed + first + rest, 1e-9):.1f}/s)")
         lines.append(f"   (the sampler itself: {self.own_s:.2f} s CPU)")
         return "\n".join(lines)
 

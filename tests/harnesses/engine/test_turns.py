@@ -55,6 +55,7 @@ class Timeline:
         self.lock = threading.Lock()
         self.requests: list[tuple[float, float]] = []
         self.scorings: list[tuple[float, float]] = []
+        self.extracts: list[tuple[float, float, str]] = []  # (start, end, the answer)
 
     def overlapping(self) -> int:
         return sum(1 for a, b in self.scorings for c, d in self.requests if a < d and c < b)
@@ -106,6 +107,17 @@ def run_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str,
                 line.scorings.append((start, time.monotonic()))
 
     monkeypatch.setattr(HumanEval, "score", score)
+    real_extract = HumanEval.extract
+
+    def extract(self: HumanEval, task: object, completion: str) -> str:
+        start = time.monotonic()
+        try:
+            return real_extract(self, task, completion)  # type: ignore[arg-type]
+        finally:
+            with line.lock:
+                line.extracts.append((start, time.monotonic(), completion))
+
+    monkeypatch.setattr(HumanEval, "extract", extract)
     status = anyio.run(RunExecutor(settings, db, run, httpx.MockTransport(handler)).execute)
     assert status == "succeeded"
     samples = q.all_samples(db, run.id)
@@ -135,3 +147,16 @@ def test_overlap_can_be_chosen_for_an_endpoint_here(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     line, _, _ = run_with(tmp_path, monkeypatch, "http://127.0.0.1:9/v1", "overlap")
     assert line.overlapping() > 0
+
+
+def test_the_extractor_is_warmed_before_the_first_request(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first extract imports the extractor's modules (EvalPlus's sanitiser pulls in
+    `datasets` and pandas: ~1.4 s of CPU); it runs on an empty answer before the first request,
+    not beside the model generating the second answer."""
+    line, _, _ = run_with(tmp_path, monkeypatch, "http://127.0.0.1:9/v1", None)
+    first_request = min(start for start, _ in line.requests)
+    warm = line.extracts[0]
+    assert warm[2] == "" and warm[1] <= first_request, (warm, first_request)
+    assert [c for _, _, c in line.extracts].count("") == 1  # once, then one per answer
+    assert len(line.extracts) == TASKS + 1
