@@ -65,6 +65,7 @@ class ChatPipeline(Pipeline):
             self.sandbox = await anyio.to_thread.run_sync(
                 open_sandbox, settings.sandbox, self.bench.sandbox_tag(), size,
                 self.bench.sandbox_network())
+        assert self.sandbox is not None  # opened above, or the task group raised
         self.sandbox_kind, self.isolation = self.sandbox.kind, self.sandbox.isolation
         ex.started(self)
         await anyio.to_thread.run_sync(self.bench.prepare, self.sandbox, list(ex.tasks.values()))
