@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,6 +56,8 @@ class LegFigures:
     tokens: int | None
     startup_s: float = 0.0
     tail_s: float = 0.0
+    # each request's (start, end), epoch seconds: what the CPU sampler counts as the model's
+    windows: list[tuple[float, float]] = field(default_factory=list)
 
 
 def bare_loop(endpoint: str, model: str, bodies: list[dict[str, object]], concurrency: int,
@@ -64,27 +66,31 @@ def bare_loop(endpoint: str, model: str, bodies: list[dict[str, object]], concur
         sem = asyncio.Semaphore(concurrency)
         lat: list[float] = []
         tokens: list[int] = []
+        windows: list[tuple[float, float]] = []
         async with httpx.AsyncClient(timeout=600) as client:
             async def one(body: dict[str, object]) -> None:
                 async with sem:
-                    s0 = time.perf_counter()
+                    s0, w0 = time.perf_counter(), time.time()
                     if stream:  # the very requests benchdock sends, read to the end
                         async with client.stream("POST", f"{endpoint}/chat/completions", json=body) as r:
                             r.raise_for_status()
                             async for _ in r.aiter_lines():
                                 pass
                         lat.append(time.perf_counter() - s0)
+                        windows.append((w0, time.time()))
                         return
                     r = await client.post(f"{endpoint}/chat/completions", json={**body, "stream": False})
                     r.raise_for_status()
                     lat.append(time.perf_counter() - s0)
+                    windows.append((w0, time.time()))
                     usage = r.json().get("usage") or {}
                     if isinstance(usage.get("completion_tokens"), int):
                         tokens.append(usage["completion_tokens"])
             t0 = time.perf_counter()
             await asyncio.gather(*(one(b) for b in bodies))
             wall = time.perf_counter() - t0
-        return LegFigures(wall, sum(lat), sum(tokens) if len(tokens) == len(bodies) else None)
+        return LegFigures(wall, sum(lat), sum(tokens) if len(tokens) == len(bodies) else None,
+                          windows=windows)
     return asyncio.run(go())
 
 
@@ -124,7 +130,9 @@ def benchdock_run(home: Path, endpoint: str, model: str, limit: int | None = Non
     return run.id, LegFigures(
         wall=end - t0, gen_s=sum(s.latency_s or 0.0 for s in made),
         tokens=sum(t for t in tokens if t is not None) if made and None not in tokens else None,
-        startup_s=min(starts) - t0 if starts else 0.0, tail_s=end - max(ends) if ends else 0.0)
+        startup_s=min(starts) - t0 if starts else 0.0, tail_s=end - max(ends) if ends else 0.0,
+        windows=[(_epoch(s.generated_at) - (s.latency_s or 0.0), _epoch(s.generated_at))
+                 for s in made if s.generated_at])
 
 
 def sandbox_canonical(workers: int) -> float:
@@ -256,6 +264,19 @@ def _spread(ratios: list[float]) -> str:
             f"interval [{mean - half:.3f}, {mean + half:.3f}]")
 
 
+def inside_requests(sampler: CpuSampler, windows: list[tuple[float, float]]) -> str:
+    """What else used the CPU in the samples that lie inside the model's requests: the share
+    the target (well under 2 % of a core) is about, without the phases' 1-s blur."""
+    secs, used = sampler.within(windows)
+    others = {g: v for g, v in used.items()
+              if g not in ("model server", "perf script (the bare loop's client)")}
+    total = sum(others.values())
+    parts = ", ".join(f"{g} {v:.2f}" for g, v in sorted(others.items()) if v >= 0.005)
+    return (f"inside the model's requests ({secs:.0f} s of samples): {parts or 'nothing'}; "
+            f"benchdock and Docker {total:.2f} s = {100 * total / secs if secs else 0:.2f}% of "
+            "a core")
+
+
 def legs(args: argparse.Namespace, bodies: list[dict[str, object]], task_ids: list[str],
          tmp: Path) -> None:
     """Figure 1 as legs; with `--blocks K` the tasks are cut into K runs of consecutive tasks and
@@ -275,6 +296,7 @@ def legs(args: argparse.Namespace, bodies: list[dict[str, object]], task_ids: li
     cuts = [round(b * len(bodies) / k) for b in range(k + 1)]
     figures: list[list[LegFigures]] = []  # per block, per leg
     samplers: dict[str, list[CpuSampler]] = {}
+    windows: dict[str, list[tuple[float, float]]] = {}  # the requests of each kind of leg
     cpu: list[list[float]] = []
     for b in range(k):
         sl = slice(cuts[b], cuts[b + 1])
@@ -282,7 +304,8 @@ def legs(args: argparse.Namespace, bodies: list[dict[str, object]], task_ids: li
         block_cpu: list[float] = []
         for i, leg in enumerate(plan):
             c0 = cpu_s(args.server_pid)
-            with CpuSampler(args.server_pid, bare=leg in ("bare", "streamed")) as sampler:
+            with CpuSampler(args.server_pid, interval_s=args.sample_s,
+                            bare=leg in ("bare", "streamed")) as sampler:
                 if leg in ("bare", "streamed"):
                     fig = bare_loop(args.endpoint, args.model, bodies[sl], concurrency=1,
                                     stream=leg == "streamed")
@@ -306,11 +329,15 @@ def legs(args: argparse.Namespace, bodies: list[dict[str, object]], task_ids: li
                 gen = sampler.phase_s["generating"]
                 print(f"   while generating ({gen:.0f} s): {sampler.by_group('generating')}",
                       flush=True)
+            print(f"   {inside_requests(sampler, fig.windows)}", flush=True)
+            windows.setdefault(leg, []).extend(fig.windows)
         figures.append(block)
         cpu.append(block_cpu)
     if k > 1:
         for leg, group in samplers.items():
-            print(CpuSampler.merged(group).table(f"all {leg} legs"), flush=True)
+            merged = CpuSampler.merged(group)
+            print(merged.table(f"all {leg} legs"), flush=True)
+            print(f"   all {leg} legs: {inside_requests(merged, windows[leg])}", flush=True)
     for i, leg in enumerate(plan):
         if leg == "bare":
             continue
@@ -355,6 +382,9 @@ def main() -> None:
                    help="the model server's pid: print the CPU seconds it spends per figure")
     p.add_argument("--legs", default=None,
                    help="figure 1 only, as legs: e.g. bare,turns,overlap,turns,bare")
+    p.add_argument("--sample-s", type=float, default=1.0,
+                   help="with --legs: the CPU sampler's interval (0.25 places CPU inside or "
+                        "outside the model's requests finely; its own CPU is printed)")
     p.add_argument("--blocks", type=int, default=1,
                    help="with --legs: cut the tasks into this many blocks and run the legs on each "
                         "in turn (short legs, so the machine's drift is nearly linear between them)")

@@ -131,6 +131,9 @@ class CpuSampler:
         self._thread = threading.Thread(target=self._loop, name="cpu-sampler", daemon=True)
         self._samples = 0
         self._generated = False  # the model has generated since the sampler started
+        # (from, to, CPU per group) of each sample: for `within`
+        self.timeline: list[tuple[float, float, dict[str, float]]] = []
+        self._last_t = time.time()
         self.own_s = 0.0
 
     def __enter__(self) -> CpuSampler:
@@ -159,6 +162,7 @@ class CpuSampler:
             for phase, sec in smp.phase_s.items():
                 out.phase_s[phase] += sec
             out.own_s += smp.own_s
+            out.timeline.extend(smp.timeline)
         out.switches = _Fixed(sum(smp.switches.total for smp in samplers))
         return out
 
@@ -186,7 +190,8 @@ class CpuSampler:
     def _group(self, pid: int, comm: str, stats: dict[int, tuple[str, int]]) -> str:
         if comm in DAEMONS:
             return DAEMONS[comm]
-        chain, p = [], pid
+        chain: list[int] = []
+        p = pid
         while p in stats and p > 1 and len(chain) < 64:
             chain.append(p)
             p = stats[p][1]
@@ -257,6 +262,25 @@ class CpuSampler:
         self.phase_s[phase] += self.interval_s if phase_s is None else phase_s
         for group, cpu in deltas.items():
             self.used[group][phase] += cpu
+        now_t = time.time()
+        self.timeline.append((self._last_t, now_t, dict(deltas)))
+        self._last_t = now_t
+
+    def within(self, windows: list[tuple[float, float]]) -> tuple[float, dict[str, float]]:
+        """Seconds and CPU per group in the samples that lie wholly inside one of `windows`
+        (epoch seconds: the model's requests, from the store). Finer than the phases: a 1-s
+        sample often holds a request's end and the next one's start, and with it the worker's
+        handling of the answer and a scoring turn's tail; sampled every 0.25 s, what falls
+        inside a request is what the model shared its cores with while it generated."""
+        spans = sorted(windows)
+        secs = 0.0
+        used: dict[str, float] = defaultdict(float)
+        for t0, t1, deltas in self.timeline:
+            if any(a <= t0 and t1 <= b for a, b in spans):
+                secs += t1 - t0
+                for group, cpu in deltas.items():
+                    used[group] += cpu
+        return secs, dict(used)
 
     # --- the figures -------------------------------------------------------------------------
 
