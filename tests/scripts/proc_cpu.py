@@ -131,6 +131,7 @@ class CpuSampler:
         self._thread = threading.Thread(target=self._loop, name="cpu-sampler", daemon=True)
         self._samples = 0
         self._generated = False  # the model has generated since the sampler started
+        self._own_unbilled = 0.0  # the sampler's CPU since the last read
         # (from, to, CPU per group) of each sample: for `within`
         self.timeline: list[tuple[float, float, dict[str, float]]] = []
         self._last_t = time.time()
@@ -217,7 +218,9 @@ class CpuSampler:
             self._scan()
             self._read(count=True)
             self.switches.update()
-            self.own_s += time.thread_time() - t0
+            took = time.thread_time() - t0
+            self.own_s += took
+            self._own_unbilled += took  # taken off this script's CPU at the next read
 
     def _read(self, count: bool, phase_s: float | None = None) -> None:
         now: dict[object, tuple[str, float]] = {}
@@ -248,6 +251,11 @@ class CpuSampler:
                 deltas[group] += rise
             elif before is None and count and (isinstance(key, str) or key not in self.initial):
                 deltas[group] += cpu  # born since the sampler started: all of it is this leg's
+        # this script's CPU holds the sampler's own: shown apart, not as the poller's
+        mine = deltas.get(self.me_group, 0.0)
+        if mine:
+            deltas[self.me_group] = max(0.0, mine - self._own_unbilled)
+        self._own_unbilled = 0.0
         if not count:
             return
         scoring = sum(deltas.get(g, 0.0) for g in SCORING_GROUPS)
