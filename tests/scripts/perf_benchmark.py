@@ -38,7 +38,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.scripts.proc_cpu import CpuSampler
+from tests.scripts.proc_cpu import NOT_OURS, CpuSampler
 
 SANDBOX = os.environ.get("BENCHDOCK_SANDBOX", "docker")
 
@@ -269,7 +269,7 @@ def inside_requests(sampler: CpuSampler, windows: list[tuple[float, float]]) -> 
     the target (well under 2 % of a core) is about, without the phases' 1-s blur."""
     secs, used = sampler.within(windows)
     others = {g: v for g, v in used.items()
-              if g not in ("model server", "perf script (the bare loop's client)")}
+              if g not in NOT_OURS}
     total = sum(others.values())
     parts = ", ".join(f"{g} {v:.2f}" for g, v in sorted(others.items()) if v >= 0.005)
     return (f"inside the model's requests ({secs:.0f} s of samples): {parts or 'nothing'}; "

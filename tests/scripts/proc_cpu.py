@@ -77,6 +77,8 @@ def thread_switches(pid: int) -> dict[int, int]:
     return out
 
 
+# groups that are not benchdock's cost: the model itself, and a bare leg's own client
+NOT_OURS = ("model server", "perf script (the bare loop's client)")
 PHASES = ("generating", "turn change", "first request", "scoring/idle")
 SCORING_GROUPS = ("sandbox containers", "local sandbox (bwrap runners, jobs)")
 
@@ -295,7 +297,7 @@ class CpuSampler:
     def ours_generating(self) -> float:
         """CPU seconds of benchdock and Docker in the seconds the model generated alone."""
         return sum(v["generating"] for k, v in self.used.items()
-                   if k not in ("model server", "perf script (the bare loop's client)"))
+                   if k not in NOT_OURS)
 
     def by_group(self, phase: str) -> str:
         """One line: each group's CPU seconds in `phase` (the model server left out)."""
